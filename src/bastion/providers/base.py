@@ -1,0 +1,153 @@
+"""The provider adapter protocol: the only place that knows a vendor's wire format.
+
+An adapter is pure translation. It turns a canonical request (OpenAI Chat
+Completions or Embeddings shape, plain dicts) into an :class:`UpstreamRequest`,
+and the upstream's answer back into canonical form. It does no I/O: the shared
+transport sends the request; an optional async ``signer`` adds credentials that
+need I/O or the clock (AWS SigV4, Google OAuth tokens).
+
+Streams are decoded incrementally by a :class:`StreamDecoder`: raw upstream
+bytes in (in whatever pieces the network delivers them), canonical
+``chat.completion.chunk`` dicts out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from bastion.errors import GatewayError
+
+Endpoint = Literal["chat", "embeddings"]
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Per-deployment time limits, in seconds."""
+
+    connect: float = 10.0
+    first_byte: float = 120.0  # until the response headers, and between stream reads
+    total: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """One configured provider account (``providers.<name>`` in the config)."""
+
+    name: str  # the instance name, e.g. "openai" or "azure-eu"
+    kind: str  # the adapter kind, e.g. "openai", "azure", "anthropic"
+    base_url: str
+    api_key: str | None = None
+    api_version: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)  # kind-specific: region, project, ...
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """A concrete upstream target: a provider account plus an upstream model id."""
+
+    name: str  # the public model name clients use
+    model: str  # the upstream model id (Azure: the deployment name)
+    provider: ProviderSettings
+    adapter: ProviderAdapter
+    timeouts: Timeouts = Timeouts()
+    # Request fields forced onto every request to this deployment (e.g. a default max_tokens).
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """``provider/model``: how logs, headers and the ledger name this deployment."""
+        return f"{self.provider.name}/{self.model}"
+
+
+@dataclass(slots=True)
+class UpstreamRequest:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None = None
+
+
+class StreamDecoder(Protocol):
+    """Turns upstream stream bytes into canonical chat.completion.chunk dicts."""
+
+    def feed(self, data: bytes) -> list[JSON]:
+        """Consume the next piece of the upstream body; return the chunks it completed."""
+        ...
+
+    def close(self) -> list[JSON]:
+        """The upstream body ended; return any chunks still held back."""
+        ...
+
+
+Signer = Callable[[UpstreamRequest, Deployment], Awaitable[UpstreamRequest]]
+
+
+class ProviderAdapter(Protocol):
+    """What every provider implements. See the module docstring."""
+
+    kind: str
+    # True when the upstream speaks OpenAI's wire format, so an OpenAI-format
+    # caller's request and response bytes can pass through untranslated.
+    openai_wire: bool
+    endpoints: frozenset[Endpoint]
+    signer: Signer | None
+
+    def build_request(
+        self, endpoint: Endpoint, body: JSON, deployment: Deployment, *, stream: bool
+    ) -> UpstreamRequest: ...
+
+    def parse_response(self, endpoint: Endpoint, body: bytes, deployment: Deployment) -> JSON: ...
+
+    def stream_decoder(self, deployment: Deployment) -> StreamDecoder: ...
+
+    def classify_error(
+        self, status: int, body: bytes, headers: Mapping[str, str]
+    ) -> GatewayError: ...
+
+
+class SSEParser:
+    """Incremental Server-Sent Events parser (the framing of most providers' streams).
+
+    ``feed`` returns completed ``(event, data)`` pairs; ``event`` is ``""`` when
+    the event has no ``event:`` field. Handles ``\\n``, ``\\r\\n`` and events
+    split across any byte boundary.
+    """
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, data: bytes) -> list[tuple[str, bytes]]:
+        buf = self._buf + data if self._buf else data
+        if b"\r" in buf:
+            buf = buf.replace(b"\r\n", b"\n")
+        events: list[tuple[str, bytes]] = []
+        start = 0
+        while True:
+            end = buf.find(b"\n\n", start)
+            if end < 0:
+                break
+            block = buf[start:end]
+            start = end + 2
+            event = ""
+            data_lines: list[bytes] = []
+            for line in block.split(b"\n"):
+                if line.startswith(b"data:"):
+                    value = line[5:]
+                    data_lines.append(value[1:] if value.startswith(b" ") else value)
+                elif line.startswith(b"event:"):
+                    event = line[6:].strip().decode()
+            if data_lines:
+                events.append((event, b"\n".join(data_lines)))
+        self._buf = buf[start:]
+        return events
+
+    def close(self) -> list[tuple[str, bytes]]:
+        if self._buf.strip():
+            return self.feed(b"\n\n")
+        return []
