@@ -151,3 +151,18 @@ class SSEParser:
         if self._buf.strip():
             return self.feed(b"\n\n")
         return []
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderKind:
+    """A provider kind: its adapter and how it is found in the environment."""
+
+    kind: str
+    adapter: ProviderAdapter
+    default_base_url: str | None
+    key_env: str | None = None  # API key variable; discovery needs it when key_required
+    base_url_env: str | None = None
+    key_required: bool = True
+    # Kind-specific options read from the environment at discovery: option -> variable.
+    option_env: Mapping[str, str] = field(default_factory=dict)
+    default_api_version: str | None = None

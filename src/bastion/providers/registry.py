@@ -6,27 +6,12 @@ means adding a row here (and a module with its adapter).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
-from bastion.providers.base import ProviderAdapter
+from bastion.providers.base import ProviderKind
 from bastion.providers.echo import EchoAdapter
 from bastion.providers.openai_compat import FAMILY, OpenAICompatAdapter
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderKind:
-    """A provider kind: its adapter and how it is found in the environment."""
-
-    kind: str
-    adapter: ProviderAdapter
-    default_base_url: str | None
-    key_env: str | None = None  # API key variable; discovery needs it when key_required
-    base_url_env: str | None = None
-    key_required: bool = True
-    # Kind-specific options read from the environment at discovery: option -> variable.
-    option_env: Mapping[str, str] = field(default_factory=dict)
-    default_api_version: str | None = None
 
 
 def _build() -> dict[str, ProviderKind]:
@@ -43,24 +28,27 @@ def _build() -> dict[str, ProviderKind]:
             option_env={"api_version": "AZURE_OPENAI_API_VERSION"} if spec.kind == "azure" else {},
         )
     kinds["echo"] = ProviderKind("echo", EchoAdapter(), "bastion://echo", key_required=False)
+    # Native providers: each module declares ``KINDS: tuple[ProviderKind, ...]``.
+    for module_name in NATIVE_MODULES:
+        try:
+            module = importlib.import_module(f"bastion.providers.{module_name}")
+        except ModuleNotFoundError as exc:  # not written yet (transitional)
+            if exc.name != f"bastion.providers.{module_name}":
+                raise
+            continue
+        for kind in module.KINDS:
+            kinds[kind.kind] = kind
     return kinds
+
+
+NATIVE_MODULES: tuple[str, ...] = ("anthropic", "gemini", "bedrock", "cohere")
 
 
 PROVIDER_KINDS: Mapping[str, ProviderKind] = _build()
 
-# Kinds discovered from environment variables when no config file is given,
-# in this order. Local servers (ollama, vllm, lmstudio) only when their base URL is set.
-DISCOVERABLE: tuple[str, ...] = (
-    "openai",
-    "azure",
-    "mistral",
-    "groq",
-    "together",
-    "fireworks",
-    "deepseek",
-    "openrouter",
-    "huggingface",
-    "ollama",
-    "vllm",
-    "lmstudio",
+# Kinds discovered from environment variables when no config file is given: every
+# kind that names a key or base-URL variable. Local servers (ollama, vllm,
+# lmstudio) are discovered only when their base URL is set.
+DISCOVERABLE: tuple[str, ...] = tuple(
+    k for k, v in PROVIDER_KINDS.items() if v.key_env or v.base_url_env
 )
