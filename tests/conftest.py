@@ -24,7 +24,9 @@ from bastion.governance.auth import key_digest
 MASTER_KEY = "test-master-key-0123456789"
 CLIENT_KEY = "test-client-key-0123456789"
 
-POSTGRES_URL = os.environ.get("BASTION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "BASTION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("BASTION_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -58,8 +60,15 @@ async def run_gateway(config: GatewayConfig) -> AsyncIterator[RunningGateway]:
     app = create_app(config, key_digest(MASTER_KEY))
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning",
-                       access_log=False, http="httptools")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+            http="httptools",
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:

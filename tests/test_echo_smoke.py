@@ -14,7 +14,9 @@ async def test_echo_model_answers_plain_and_streamed() -> None:
         assert reply.choices[0].message.content == "hello gateway"
         assert reply.usage is not None and reply.usage.total_tokens == 4
         stream = await client.chat.completions.create(
-            model="bastion/echo", messages=[{"role": "user", "content": "hello gateway"}], stream=True
+            model="bastion/echo",
+            messages=[{"role": "user", "content": "hello gateway"}],
+            stream=True,
         )
         text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
         assert text == "hello gateway"

@@ -1,7 +1,8 @@
 """Builds the ASGI application from the configuration.
 
 The proxy endpoints are plain ASGI handlers found by one dict lookup; every
-other route (health, later admin and UI) is served by Starlette.
+other route (health, later the UI) is served by Starlette, and ``/admin/`` by the
+admin API (FastAPI).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
 from bastion import __version__
+from bastion.api.admin import build_admin_app
+from bastion.api.anthropic import AnthropicAPI
 from bastion.api.http import JSON_HEADERS, send_response
+from bastion.api.key_info import KeyInfoAPI
 from bastion.api.openai import OpenAIAPI, openai_error_body
 from bastion.asgi import Receive, Scope, Send
 from bastion.config import GatewayConfig, load_config
@@ -28,6 +32,7 @@ from bastion.governance.auth import (
     default_data_dir,
     resolve_master_key,
 )
+from bastion.governance.runtime import Governance
 from bastion.pipeline import Authenticate, Pipeline, Route
 from bastion.routing.catalog import ModelCatalog
 from bastion.transport import Transport
@@ -44,19 +49,32 @@ class Gateway:
         self.config = config
         self.transport = Transport()
         self.catalog = ModelCatalog(config)
-        authenticator = Authenticator.from_config(config, master_digest)
+        self.governance = Governance(config, default_data_dir(config))
+        authenticator = Authenticator.from_config(config, master_digest, self.governance.cache)
         self.pipeline = Pipeline(
             authenticate=Authenticate(authenticator),
-            stages=[Route(self.catalog)],
+            stages=[
+                # Before Route: a model the key may not use is 403 whether it exists or not.
+                self.governance.authorize,
+                Route(self.catalog),
+                self.governance.limits,
+            ],
             transport=self.transport,
+            finishers=[self.governance.settle],
         )
         self.openai = OpenAIAPI(self.pipeline, self.catalog, config.server.max_body_bytes)
+        self.anthropic = AnthropicAPI(self.pipeline, config.server.max_body_bytes)
+        self.key_info = KeyInfoAPI(self.pipeline, self.governance)
+        self.admin = build_admin_app(self.governance.service, authenticator)
         self.ready = False
         routes: dict[tuple[str, str], Handler] = {}
         for prefix in ("/v1", ""):  # clients configured without /v1 in the base URL work too
             routes["POST", prefix + "/chat/completions"] = self.openai.chat_completions
             routes["POST", prefix + "/embeddings"] = self.openai.embeddings
             routes["GET", prefix + "/models"] = self.openai.models
+            routes["POST", prefix + "/messages"] = self.anthropic.messages
+            routes["POST", prefix + "/messages/count_tokens"] = self.anthropic.count_tokens
+            routes["GET", prefix + "/key/info"] = self.key_info
         self._routes = routes
         self._proxy_paths = {path for _, path in routes}
         self._other = Starlette(
@@ -86,6 +104,9 @@ class Gateway:
                     ),
                 )
                 return
+            if path.startswith("/admin/"):
+                await self.admin(scope, receive, send)
+                return
             await self._other(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
@@ -108,10 +129,12 @@ class Gateway:
 
     async def startup(self) -> None:
         await self.transport.start()
+        await self.governance.start()
         self.ready = True
 
     async def shutdown(self) -> None:
         self.ready = False
+        await self.governance.stop()
         await self.transport.stop()
 
     async def _live(self, request: Request) -> Response:

@@ -1,17 +1,21 @@
-"""The ``bastion`` command: serve the gateway, check a config file."""
+"""The ``bastion`` command: serve the gateway, check a config file, manage keys and teams."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
 from pathlib import Path
 
 from bastion import __version__
+from bastion.accounting.pricing import unpriced_models
 from bastion.config import ConfigError, GatewayConfig, load_config
 from bastion.governance.auth import MASTER_HASH_ENV, default_data_dir, resolve_master_key
+from bastion.governance.commands import register as register_governance_commands
 from bastion.providers.echo import ECHO_MODEL
+from bastion.store.database import Database, async_url
 
 DEFAULT_CONFIG_NAME = "bastion.yaml"
 
@@ -84,6 +88,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     print(f"  Listening on http://{host}:{port}  (workers: {workers})", file=out)
 
+    # Migrate once here, so that workers starting together do not race to do it.
+    try:
+        asyncio.run(_migrate(config, data_dir))
+    except Exception as exc:
+        print(f"bastion: cannot prepare the database: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+
     # Workers re-create the app from the environment: same config, same master key.
     if path:
         os.environ["BASTION_CONFIG"] = str(Path(path).resolve())
@@ -108,6 +119,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _migrate(config: GatewayConfig, data_dir: Path) -> None:
+    url = config.database_url.get_secret_value() if config.database_url else None
+    database = Database(async_url(url, data_dir))
+    try:
+        await database.upgrade()
+    finally:
+        await database.close()
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.file)
@@ -119,6 +139,19 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     print(
         f"{args.file}: OK ({len(config.providers)} provider(s), {len(config.models)} model alias(es))."
     )
+    unpriced = unpriced_models(config)
+    if unpriced:
+        d = config.pricing.default
+        print(
+            f"  No known price for: {', '.join(unpriced)}. The default price applies "
+            f"(${d.input:g} input / ${d.output:g} output per million tokens); "
+            "set pricing.models in the config to give theirs."
+        )
+    if config.server.workers > 1 and config.redis_url is None:
+        print(
+            "  Rate limits and budgets are counted per worker process: "
+            "set redis_url to share them across workers and replicas."
+        )
     return 0
 
 
@@ -145,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_sub.add_parser("check", help="validate a config file and list every problem")
     check.add_argument("file")
     check.set_defaults(func=cmd_config_check)
+
+    register_governance_commands(sub, lambda path: _load(_config_path(path)))
     return parser
 
 

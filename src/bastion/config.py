@@ -108,10 +108,49 @@ class ModelConfig(BaseModel):
     defaults: dict[str, Any] = Field(default_factory=dict)  # request fields applied when absent
 
 
+class PriceConfig(BaseModel):
+    """A model's price in USD per million tokens."""
+
+    model_config = _FROZEN
+    input: float = Field(ge=0, le=10_000)
+    output: float = Field(ge=0, le=10_000)
+    cached_input: float | None = Field(default=None, ge=0, le=10_000)
+    max_output_tokens: int | None = Field(default=None, ge=1, le=10_000_000)
+
+
+class PricingConfig(BaseModel):
+    """Prices by model name (public name, ``provider/model`` or upstream model id).
+
+    They override the built-in catalogue; ``default`` applies to models priced nowhere.
+    """
+
+    model_config = _FROZEN
+    default: PriceConfig = PriceConfig(input=10.0, output=30.0)
+    models: dict[str, PriceConfig] = Field(default_factory=dict)
+
+
+class GovernanceConfig(BaseModel):
+    """Virtual keys, policies, limits and budgets (see docs/governance.md)."""
+
+    model_config = _FROZEN
+    # How often each process checks the store for changes (Redis pub/sub makes it immediate).
+    reload_interval: PositiveSeconds = 1.0
+    # The output bound of a budget reservation when neither the request nor the price says.
+    default_max_output_tokens: int = Field(default=4096, ge=1, le=10_000_000)
+    redis_prefix: str = Field(default="bastion", pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")
+    spend_flush_interval: PositiveSeconds = 0.5
+
+
 class GatewayConfig(BaseModel):
     model_config = _FROZEN
     server: ServerConfig = ServerConfig()
     auth: AuthConfig = AuthConfig()
+    # Default: SQLite in the data directory. postgresql://... for several replicas.
+    database_url: SecretStr | None = None
+    # Shared rate-limit and budget counters and change notifications across replicas.
+    redis_url: SecretStr | None = None
+    governance: GovernanceConfig = GovernanceConfig()
+    pricing: PricingConfig = PricingConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: tuple[ModelConfig, ...] = ()
     timeouts: TimeoutsConfig = TimeoutsConfig()
@@ -291,7 +330,8 @@ def discover_from_env(env: Mapping[str, str]) -> GatewayConfig:
     providers: dict[str, dict[str, Any]] = {}
     for kind_name in DISCOVERABLE:
         kind = PROVIDER_KINDS[kind_name]
-        key = env.get(kind.key_env) if kind.key_env else None
+        key_vars = (kind.key_env, *kind.key_env_fallbacks) if kind.key_env else ()
+        key = next((env[v] for v in key_vars if env.get(v)), None)
         base = env.get(kind.base_url_env) if kind.base_url_env else None
         if kind.key_required and not key:
             continue

@@ -12,18 +12,28 @@ only enqueue work, never write to a database on the request path.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 import orjson
 
+from bastion.accounting.usage import StreamUsageTap, extract_usage
 from bastion.errors import GatewayError
 from bastion.governance.auth import Authenticator
 from bastion.governance.principal import Principal
-from bastion.providers.base import JSON, Deployment, Endpoint
+from bastion.providers.base import (
+    JSON,
+    Deployment,
+    Endpoint,
+    NativeRequest,
+    NativeWireAdapter,
+    ProviderAdapter,
+)
+from bastion.providers.canonical import base64_embeddings
 from bastion.routing.catalog import ModelCatalog
 from bastion.transport import Transport, UpstreamStream
 
@@ -41,15 +51,20 @@ class RequestContext:
         "deployments",
         "endpoint",
         "error",
+        "headers",
         "ingress",
         "model",
+        "native",
+        "passthrough",
         "principal",
         "request_id",
         "started_ns",
         "status",
         "stream",
+        "ticket",
         "upstream_ns",
         "usage",
+        "want_usage",
     )
 
     def __init__(self, endpoint: Endpoint, ingress: str, request_id: str | None = None) -> None:
@@ -60,6 +75,12 @@ class RequestContext:
         self.api_key: str | None = None  # cleared once authenticated
         self.principal: Principal | None = None
         self.body: JSON = {}
+        # The request as the caller sent it, when the ingress format is not OpenAI's: an
+        # upstream speaking that format natively gets it untranslated (``passthrough``
+        # then tells the ingress the answer is in its own format). A stage that rewrites
+        # ``body`` must set ``native`` to None, so that its rewrite is what goes upstream.
+        self.native: NativeRequest | None = None
+        self.passthrough = False
         self.model = ""
         self.stream = False
         self.deployments: tuple[Deployment, ...] = ()
@@ -69,6 +90,11 @@ class RequestContext:
         self.error: GatewayError | None = None
         self.usage: JSON | None = None
         self.client_gone = False
+        # Governance: what admission holds until the request settles, extra response
+        # headers (x-ratelimit-*), and whether the upstream's usage must be captured.
+        self.ticket: object | None = None
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.want_usage = False
 
     def server_timing(self) -> bytes:
         """``Server-Timing``: the gateway's own time and the upstream's, in ms."""
@@ -124,6 +150,13 @@ class Completion:
             self._data = orjson.loads(self.body)
         return self._data
 
+    def usage(self) -> JSON | None:
+        """The ``usage`` object, without parsing a passed-through body whole."""
+        if self._data is None:
+            return extract_usage(self.body)
+        usage = self._data.get("usage")
+        return usage if isinstance(usage, dict) else None
+
 
 Finisher = Callable[[RequestContext], None]
 
@@ -151,7 +184,40 @@ class Pipeline:
     async def complete(self, ctx: RequestContext) -> Completion:
         deployment = _served(ctx)
         adapter = deployment.adapter
-        req = adapter.build_request(ctx.endpoint, ctx.body, deployment, stream=False)
+        # An upstream may take less per call than a caller sends (Titan embeddings: one
+        # input): such an adapter splits the request and merges the answers, in order.
+        split = getattr(adapter, "split_request", None)
+        parts = split(ctx.endpoint, ctx.body, deployment) if split is not None else None
+        if parts:
+            limit = asyncio.Semaphore(_FAN_OUT)
+
+            async def call(part: JSON) -> JSON:
+                async with limit:
+                    return (await self._call(ctx, deployment, part)).json()
+
+            answers = await _all([call(part) for part in parts])
+            data = adapter.merge_responses(ctx.endpoint, answers, deployment)  # type: ignore[attr-defined]
+            done = Completion(orjson.dumps(data), data)
+        else:
+            done = await self._call(ctx, deployment, ctx.body)
+        if (
+            ctx.endpoint == "embeddings"
+            and not adapter.openai_wire
+            and ctx.body.get("encoding_format") == "base64"
+        ):
+            data = base64_embeddings(done.json())
+            done = Completion(orjson.dumps(data), data)
+        if ctx.want_usage:
+            ctx.usage = done.usage()
+        return done
+
+    async def _call(self, ctx: RequestContext, deployment: Deployment, body: JSON) -> Completion:
+        adapter = deployment.adapter
+        native = _native(ctx, adapter)
+        if native is not None and ctx.native is not None:
+            req = native.build_native_request(ctx.native, deployment, stream=False)
+        else:
+            req = adapter.build_request(ctx.endpoint, body, deployment, stream=False)
         if adapter.signer is not None:
             req = await adapter.signer(req, deployment)
         t0 = time.perf_counter_ns()
@@ -161,6 +227,9 @@ class Pipeline:
             ctx.upstream_ns += time.perf_counter_ns() - t0
         if resp.status >= 400:
             raise adapter.classify_error(resp.status, resp.body, resp.headers)
+        if native is not None:
+            ctx.passthrough = True
+            return Completion(resp.body, _canonical_view(ctx, adapter, deployment, resp.body))
         if adapter.openai_wire:
             return Completion(resp.body)
         try:
@@ -186,7 +255,14 @@ class Pipeline:
         """
         deployment = _served(ctx)
         adapter = deployment.adapter
-        req = adapter.build_request(ctx.endpoint, ctx.body, deployment, stream=True)
+        request, strip_usage = ctx.body, False
+        if ctx.want_usage and ctx.endpoint == "chat":
+            request, strip_usage = _with_stream_usage(request)
+        native = _native(ctx, adapter)
+        if native is not None and ctx.native is not None:
+            req = native.build_native_request(ctx.native, deployment, stream=True)
+        else:
+            req = adapter.build_request(ctx.endpoint, request, deployment, stream=True)
         if adapter.signer is not None:
             req = await adapter.signer(req, deployment)
         t0 = time.perf_counter_ns()
@@ -200,9 +276,17 @@ class Pipeline:
             finally:
                 await upstream.close()
             raise adapter.classify_error(upstream.status, body, upstream.headers)
-        if adapter.openai_wire:
+        if native is not None:
+            ctx.passthrough = True
+            if ctx.want_usage:
+                return _native_passthrough(upstream, ctx, adapter.stream_decoder(deployment))
             return _passthrough(upstream)
-        return _translate(upstream, adapter.stream_decoder(deployment), deployment)
+        if adapter.openai_wire:
+            if ctx.want_usage:
+                return _metered_passthrough(upstream, ctx, StreamUsageTap(strip_usage))
+            return _passthrough(upstream)
+        decoder = adapter.stream_decoder(deployment)
+        return _translate(upstream, decoder, ctx if ctx.want_usage else None, strip_usage)
 
     def finish(self, ctx: RequestContext) -> None:
         for finisher in self.finishers:
@@ -212,10 +296,78 @@ class Pipeline:
                 log.exception("finisher %r failed", finisher)
 
 
+_FAN_OUT = 8  # concurrent upstream calls for one split request
+
+
+async def _all(calls: list[Coroutine[Any, Any, JSON]]) -> list[JSON]:
+    """Run the calls concurrently; the first failure cancels the others and is raised."""
+    tasks = [asyncio.ensure_future(c) for c in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 def _served(ctx: RequestContext) -> Deployment:
     if ctx.deployment is None:
         raise RuntimeError("the route stage did not run")
     return ctx.deployment
+
+
+def _native(ctx: RequestContext, adapter: ProviderAdapter) -> NativeWireAdapter | None:
+    """The adapter, when its upstream speaks the caller's wire format and the body is at hand."""
+    if ctx.native is not None and getattr(adapter, "native_wire", None) == ctx.ingress:
+        return adapter  # type: ignore[return-value]  # it declares native_wire
+    return None
+
+
+def _canonical_view(
+    ctx: RequestContext, adapter: ProviderAdapter, deployment: Deployment, body: bytes
+) -> JSON:
+    """The canonical form of a natively passed answer (its usage is what accounting reads)."""
+    if ctx.native is None or ctx.native.operation is not None:
+        return {}  # a side operation (token counting): no usage
+    try:
+        return adapter.parse_response(ctx.endpoint, body, deployment)
+    except Exception:  # the caller still gets the upstream's bytes
+        log.warning("could not read the usage of %s's answer", deployment.label)
+        return {}
+
+
+async def _native_passthrough(
+    upstream: UpstreamStream, ctx: RequestContext, decoder: Any
+) -> AsyncIterator[bytes]:
+    """Pass the upstream's own stream through; its usage is read on the side."""
+    reading = True
+    try:
+        async for piece in upstream:
+            if reading:
+                try:
+                    for chunk in decoder.feed(piece):
+                        usage = chunk.get("usage")
+                        if isinstance(usage, dict):
+                            ctx.usage = usage
+                except Exception:  # an unreadable event must not break the caller's stream
+                    reading = False
+            yield piece
+    finally:
+        await upstream.close()
+
+
+def _with_stream_usage(body: JSON) -> tuple[JSON, bool]:
+    """Ask for the usage chunk (OpenAI-compatible servers send it only when asked).
+
+    Returns the body for the upstream and whether the client did not ask for it
+    (then the chunk is removed from what the client receives).
+    """
+    options = body.get("stream_options")
+    if isinstance(options, dict) and options.get("include_usage"):
+        return body, False
+    extra = options if isinstance(options, dict) else {}
+    return {**body, "stream_options": {**extra, "include_usage": True}}, True
 
 
 async def _passthrough(upstream: UpstreamStream) -> AsyncIterator[bytes]:
@@ -226,17 +378,49 @@ async def _passthrough(upstream: UpstreamStream) -> AsyncIterator[bytes]:
         await upstream.close()
 
 
-async def _translate(
-    upstream: UpstreamStream, decoder: Any, deployment: Deployment
+async def _metered_passthrough(
+    upstream: UpstreamStream, ctx: RequestContext, tap: StreamUsageTap
 ) -> AsyncIterator[bytes]:
+    """Pass-through that picks the usage chunk out (cut at SSE event boundaries only)."""
+    try:
+        async for piece in upstream:
+            out = tap.feed(piece)
+            if out:
+                yield out
+        rest = tap.close()
+        if rest:
+            yield rest
+    finally:
+        if tap.usage is not None:
+            ctx.usage = tap.usage
+        await upstream.close()
+
+
+async def _translate(
+    upstream: UpstreamStream, decoder: Any, ctx: RequestContext | None, strip_usage: bool
+) -> AsyncIterator[bytes]:
+    """Translate chunk by chunk; when ``ctx`` is given, its usage is taken from the chunks."""
+
+    def encode(chunks: list[JSON]) -> bytes:
+        if ctx is not None:
+            for c in chunks:
+                usage = c.get("usage")
+                if isinstance(usage, dict):
+                    ctx.usage = usage
+            if strip_usage:
+                chunks = [c for c in chunks if c.get("choices") or not c.get("usage")]
+        return b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks)
+
     try:
         async for piece in upstream:
             chunks = decoder.feed(piece)
             if chunks:
-                yield b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks)
+                out = encode(chunks)
+                if out:
+                    yield out
         tail = decoder.close()
         if tail:
-            yield b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in tail)
+            yield encode(tail)
         yield b"data: [DONE]\n\n"
     finally:
         await upstream.close()

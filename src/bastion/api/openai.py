@@ -7,35 +7,21 @@ answer back. No business rule lives here.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 
-from bastion.api.http import (
-    JSON_HEADERS,
-    SSE_HEADERS,
-    bearer_or_api_key,
-    header,
-    parse_json_object,
-    read_body,
-    send_response,
-)
-from bastion.asgi import Headers, Receive, Scope, Send
+from bastion.api.http import JSON_HEADERS, bearer_or_api_key, parse_json_object, send_response
+from bastion.api.proxy import request_id, response_headers, run_proxy
+from bastion.asgi import Receive, Scope, Send
 from bastion.errors import GatewayError, bad_request
-from bastion.pipeline import Pipeline, RequestContext
+from bastion.pipeline import Completion, Pipeline, RequestContext
 from bastion.providers.base import JSON, Endpoint
 from bastion.routing.catalog import ModelCatalog
 
 log = logging.getLogger("bastion.api")
-
-_INTERNAL = GatewayError(
-    500,
-    "The gateway failed to handle this request; see the gateway log for its request id.",
-    code="internal_error",
-)
 
 
 def openai_error_body(error: GatewayError) -> bytes:
@@ -49,25 +35,6 @@ def openai_error_body(error: GatewayError) -> bytes:
             }
         }
     )
-
-
-def _request_id(scope: Scope) -> str | None:
-    """Honour a caller's ``x-request-id`` when it is short and plain, to join logs across systems."""
-    value = header(scope, b"x-request-id")
-    if value and len(value) <= 128 and value.isascii() and all(c > 32 for c in value):
-        return value.decode()
-    return None
-
-
-def _response_headers(ctx: RequestContext, base: Headers) -> Headers:
-    headers = [
-        *base,
-        (b"x-request-id", ctx.request_id.encode()),
-        (b"server-timing", ctx.server_timing()),
-    ]
-    if ctx.deployment is not None:
-        headers.append((b"x-bastion-served-by", ctx.deployment.label.encode()))
-    return headers
 
 
 # --- validation of the canonical request (cheap isinstance checks only) -------------------
@@ -147,13 +114,13 @@ class OpenAIAPI:
         await self._proxy(scope, receive, send, "embeddings", validate_embeddings)
 
     async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
-        ctx = RequestContext("chat", "openai", _request_id(scope))
+        ctx = RequestContext("chat", "openai", request_id(scope))
         ctx.api_key = bearer_or_api_key(scope)
         try:
             await self.pipeline.authenticate(ctx)
         except GatewayError as error:
             await send_response(
-                send, error.status, openai_error_body(error), _response_headers(ctx, JSON_HEADERS)
+                send, error.status, openai_error_body(error), response_headers(ctx, JSON_HEADERS)
             )
             return
         created = int(time.time())
@@ -162,7 +129,7 @@ class OpenAIAPI:
             for name in self.catalog.public_names()
         ]
         body = orjson.dumps({"object": "list", "data": data})
-        await send_response(send, 200, body, _response_headers(ctx, JSON_HEADERS))
+        await send_response(send, 200, body, response_headers(ctx, JSON_HEADERS))
 
     async def _proxy(
         self,
@@ -172,102 +139,41 @@ class OpenAIAPI:
         endpoint: Endpoint,
         validate: Callable[[JSON], None],
     ) -> None:
-        ctx = RequestContext(endpoint, "openai", _request_id(scope))
-        ctx.api_key = bearer_or_api_key(scope)
-        started = False  # response headers sent
-        watcher: asyncio.Task[None] | None = None
-        try:
-            await self.pipeline.authenticate(ctx)
-            body = parse_json_object(await read_body(scope, receive, self.max_body_bytes))
-            ctx.model = _require_model(body)
-            validate(body)
-            ctx.body = body
-            ctx.stream = endpoint == "chat" and body.get("stream") is True
-            await self.pipeline.admit(ctx)
-            # From here the upstream is called: a client that goes away cancels it.
-            watcher = _watch_disconnect(receive, ctx)
-            if ctx.stream:
-                chunks = await self.pipeline.open_stream(ctx)
-                ctx.status = 200
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 200,
-                        "headers": _response_headers(ctx, SSE_HEADERS),
-                    }
-                )
-                started = True
-                try:
-                    async for piece in chunks:
-                        await send({"type": "http.response.body", "body": piece, "more_body": True})
-                except (
-                    GatewayError
-                ) as error:  # after the first byte: end the stream with an error event
-                    ctx.error = error
-                    await send(
-                        {
-                            "type": "http.response.body",
-                            "more_body": True,
-                            "body": b"data: " + openai_error_body(error) + b"\n\n",
-                        }
-                    )
-                finally:
-                    await chunks.aclose()  # type: ignore[attr-defined]
-                await send({"type": "http.response.body", "body": b""})
-            else:
-                completion = await self.pipeline.complete(ctx)
-                ctx.status = 200
-                await send_response(
-                    send, 200, completion.body, _response_headers(ctx, JSON_HEADERS)
-                )
-        except GatewayError as error:
-            await self._fail(ctx, send, error, started)
-        except asyncio.CancelledError:
-            if not ctx.client_gone:
-                raise
-            # The client disconnected: the upstream request was cancelled with us.
-            current = asyncio.current_task()
-            if current is not None:
-                current.uncancel()
-            ctx.status = 499
-        except Exception:
-            log.exception("unhandled error in request %s", ctx.request_id)
-            await self._fail(ctx, send, _INTERNAL, started)
-        finally:
-            if watcher is not None:
-                watcher.cancel()
-            self.pipeline.finish(ctx)
-
-    async def _fail(
-        self, ctx: RequestContext, send: Send, error: GatewayError, started: bool
-    ) -> None:
-        ctx.error = error
-        ctx.status = error.status
-        if started:  # headers are out; all we can do is end the stream with an error event
-            await send(
-                {
-                    "type": "http.response.body",
-                    "more_body": False,
-                    "body": b"data: " + openai_error_body(error) + b"\n\n",
-                }
-            )
-            return
-        headers = _response_headers(ctx, JSON_HEADERS)
-        headers.extend((k.encode(), v.encode()) for k, v in error.headers.items())
-        await send_response(send, error.status, openai_error_body(error), headers)
+        ctx = RequestContext(endpoint, "openai", request_id(scope))
+        wire = OpenAIWire(validate)
+        await run_proxy(self.pipeline, wire, ctx, scope, receive, send, self.max_body_bytes)
 
 
-def _watch_disconnect(receive: Receive, ctx: RequestContext) -> asyncio.Task[None]:
-    """Cancel the handling task when the client disconnects (the body was read already)."""
-    handler = asyncio.current_task()
+class OpenAIWire:
+    """OpenAI's format as a :class:`~bastion.api.proxy.WireFormat`: the canonical one,
+    so requests and answers pass as they are."""
 
-    async def watch() -> None:
-        message = await receive()
-        if message["type"] == "http.disconnect" and handler is not None and not handler.done():
-            ctx.client_gone = True
-            handler.cancel()
+    __slots__ = ("_validate",)
 
-    return asyncio.create_task(watch())
+    def __init__(self, validate: Callable[[JSON], None]) -> None:
+        self._validate = validate
+
+    def read(self, ctx: RequestContext, scope: Scope, body: bytes) -> None:
+        data = parse_json_object(body)
+        ctx.model = _require_model(data)
+        self._validate(data)
+        ctx.body = data
+        ctx.stream = ctx.endpoint == "chat" and data.get("stream") is True
+
+    def admitted(self, ctx: RequestContext) -> None:
+        pass
+
+    def answer(self, ctx: RequestContext, completion: Completion) -> bytes:
+        return completion.body
+
+    def stream(self, ctx: RequestContext, pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        return pieces
+
+    def error_body(self, error: GatewayError) -> bytes:
+        return openai_error_body(error)
+
+    def error_event(self, error: GatewayError) -> bytes:
+        return b"data: " + openai_error_body(error) + b"\n\n"
 
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]

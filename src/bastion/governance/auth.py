@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from bastion.config import GatewayConfig
 from bastion.errors import GatewayError
@@ -33,12 +34,24 @@ def _unauthorized(message: str) -> GatewayError:
     return GatewayError(401, message, code="invalid_api_key", error_type="authentication_error")
 
 
-class Authenticator:
-    """Maps key digests to principals. Later issues add virtual keys from the store."""
+class KeyDirectory(Protocol):
+    """Virtual keys by digest (the governance cache): None when unknown, 401 when revoked/expired."""
 
-    def __init__(self, master_digest: str, static: dict[str, Principal]) -> None:
+    def find(self, digest: str) -> Principal | None: ...
+
+
+class Authenticator:
+    """Maps key digests to principals: the master key, static keys, then virtual keys."""
+
+    def __init__(
+        self,
+        master_digest: str,
+        static: dict[str, Principal],
+        virtual: KeyDirectory | None = None,
+    ) -> None:
         self._master_digest = master_digest
         self._static = static
+        self._virtual = virtual
 
     def authenticate(self, key: str | None) -> Principal:
         if not key:
@@ -49,19 +62,23 @@ class Authenticator:
         if hmac.compare_digest(digest, self._master_digest):
             return MASTER
         principal = self._static.get(digest)
+        if principal is None and self._virtual is not None:
+            principal = self._virtual.find(digest)
         if principal is None:
             raise _unauthorized("Invalid API key.")
         return principal
 
     @classmethod
-    def from_config(cls, config: GatewayConfig, master_digest: str) -> Authenticator:
+    def from_config(
+        cls, config: GatewayConfig, master_digest: str, virtual: KeyDirectory | None = None
+    ) -> Authenticator:
         static: dict[str, Principal] = {}
         for entry in config.auth.keys:
             digest = entry.key_sha256 or key_digest(entry.key.get_secret_value())  # type: ignore[union-attr]
             static[digest] = Principal(
                 id=f"static:{entry.name}", name=entry.name, kind="static", role=entry.role
             )
-        return cls(master_digest, static)
+        return cls(master_digest, static, virtual)
 
 
 @dataclass(frozen=True, slots=True)

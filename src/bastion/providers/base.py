@@ -71,6 +71,20 @@ class UpstreamRequest:
     body: bytes | None = None
 
 
+@dataclass(slots=True)
+class NativeRequest:
+    """A request as the caller sent it, in the ingress's wire format (e.g. Anthropic Messages).
+
+    An adapter whose upstream speaks that format (``native_wire``) sends it as is,
+    only the model id replaced, so nothing is lost to a round of translation.
+    """
+
+    body: JSON
+    operation: str | None = None  # None: the endpoint's main call; else e.g. "count_tokens"
+    # Caller headers that belong to the wire format and go upstream (e.g. anthropic-beta).
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
 class StreamDecoder(Protocol):
     """Turns upstream stream bytes into canonical chat.completion.chunk dicts."""
 
@@ -153,6 +167,21 @@ class SSEParser:
         return []
 
 
+class NativeWireAdapter(Protocol):
+    """Optional: an adapter whose upstream speaks an ingress's wire format natively.
+
+    ``native_wire`` names that format ("anthropic"); a request that arrived in it
+    is built by ``build_native_request`` and its answer (body or stream bytes)
+    goes back to the caller untranslated.
+    """
+
+    native_wire: str
+
+    def build_native_request(
+        self, native: NativeRequest, deployment: Deployment, *, stream: bool
+    ) -> UpstreamRequest: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderKind:
     """A provider kind: its adapter and how it is found in the environment."""
@@ -161,6 +190,8 @@ class ProviderKind:
     adapter: ProviderAdapter
     default_base_url: str | None
     key_env: str | None = None  # API key variable; discovery needs it when key_required
+    # Further variables tried in order when ``key_env`` is unset (e.g. GOOGLE_API_KEY).
+    key_env_fallbacks: tuple[str, ...] = ()
     base_url_env: str | None = None
     key_required: bool = True
     # Kind-specific options read from the environment at discovery: option -> variable.

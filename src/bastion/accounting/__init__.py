@@ -1,0 +1,1 @@
+"""Accounting: the price catalogue, usage out of upstream answers, the spend ledger."""

@@ -1,0 +1,252 @@
+"""Shared counters for rate limits, concurrency and budgets: the protocol and its in-memory twin.
+
+One admission is one atomic call: every check of every scope in the chain
+(org, team, user, app, key) is tested first and applied only if all pass, so
+concurrent requests cannot slip past a limit together. :class:`MemoryCounters`
+is atomic because it never awaits inside ``admit``; the Redis twin
+(``store/redis_counters.py``) runs the same logic as one Lua script.
+
+- A *window* is a sliding window of the last 60 seconds kept as 60 one-second
+  buckets: requests per minute add 1 at admission; tokens per minute are only
+  checked at admission and added when usage is known.
+- A *gate* counts requests in flight (concurrency); settling releases it.
+- A *budget* holds ``spent`` and ``reserved`` nano-dollars for one period. A
+  request reserves its worst case; settling moves the real cost to ``spent``
+  and releases the reservation. Admission fails when
+  ``spent + reserved + reserve > limit``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCheck:
+    key: str
+    limit: int
+    add: int  # added at admission: 1 for requests, 0 for tokens (checked only)
+
+
+@dataclass(frozen=True, slots=True)
+class GateCheck:
+    key: str
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetCheck:
+    key: str
+    limit: int  # nano-dollars
+    reserve: int  # nano-dollars
+    ttl: int  # seconds from now the counter is kept (its period's end and a margin); 0: forever
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    windows: tuple[WindowCheck, ...] = ()
+    gates: tuple[GateCheck, ...] = ()
+    budgets: tuple[BudgetCheck, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.windows or self.gates or self.budgets)
+
+
+@dataclass(slots=True)
+class Admission:
+    """The answer to a plan. On success, each window's use after admission and when it frees."""
+
+    ok: bool
+    refused: Literal["window", "gate", "budget"] | None = None
+    index: int = -1  # which check of that kind refused
+    retry_after: float = 0.0  # seconds; negative for a budget: when its period ends
+    window_used: list[int] = field(default_factory=list)
+    window_reset: list[float] = field(default_factory=list)  # seconds until a unit frees
+    budget_left: list[int] = field(default_factory=list)  # nano-dollars, after the reservation
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    windows: tuple[tuple[str, int], ...] = ()  # (key, amount) added now (tokens used)
+    gates: tuple[str, ...] = ()  # released
+    budgets: tuple[tuple[str, int, int, int], ...] = ()  # (key, reserved, actual, ttl)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetState:
+    spent: int
+    reserved: int
+
+
+class Counters(Protocol):
+    """Where limits are counted: one process (memory) or every replica (Redis)."""
+
+    async def admit(self, plan: Plan, now: float) -> Admission: ...
+
+    async def settle(self, settlement: Settlement, now: float) -> None: ...
+
+    async def budgets(self, keys: list[str]) -> list[BudgetState]: ...
+
+    async def window(self, key: str, now: float) -> tuple[int, float]:
+        """A window's use in the last minute and seconds until a unit frees."""
+        ...
+
+    async def seed_budget(self, key: str, spent: int, ttl: int) -> None:
+        """Set a budget's spent amount unless the counter exists (start-up, from the ledger)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def window_retry_after(buckets: list[tuple[int, int]], excess: int, now: float) -> float:
+    """Seconds until the oldest buckets holding ``excess`` units leave the window."""
+    freed = 0
+    for second, count in buckets:
+        freed += count
+        if freed >= excess:
+            return max(second + WINDOW_SECONDS - now, 0.001)
+    return float(WINDOW_SECONDS)
+
+
+class _Window:
+    __slots__ = ("buckets", "total")
+
+    def __init__(self) -> None:
+        self.buckets: deque[list[int]] = deque()  # [second, count], oldest first
+        self.total = 0
+
+    def prune(self, now_s: int) -> None:
+        buckets = self.buckets
+        while buckets and buckets[0][0] <= now_s - WINDOW_SECONDS:
+            self.total -= buckets.popleft()[1]
+
+    def add(self, now_s: int, amount: int) -> None:
+        if amount <= 0:
+            return
+        if self.buckets and self.buckets[-1][0] == now_s:
+            self.buckets[-1][1] += amount
+        else:
+            self.buckets.append([now_s, amount])
+        self.total += amount
+
+    def reset_in(self, now: float) -> float:
+        return self.buckets[0][0] + WINDOW_SECONDS - now if self.buckets else 0.0
+
+
+class MemoryCounters:
+    """Counters for one process. ``admit`` never awaits, so it is atomic on the event loop."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, _Window] = {}
+        self._gates: dict[str, int] = {}
+        self._budgets: dict[str, list[int]] = {}  # key -> [spent, reserved, expires_at or 0]
+        self._admissions = 0
+
+    async def admit(self, plan: Plan, now: float) -> Admission:
+        now_s = int(now)
+        windows = []
+        for i, check in enumerate(plan.windows):
+            window = self._windows.get(check.key)
+            if window is None:
+                window = self._windows[check.key] = _Window()
+            window.prune(now_s)
+            excess = window.total + max(check.add, 1) - check.limit
+            if excess > 0:
+                buckets = [(s, c) for s, c in window.buckets]
+                return Admission(False, "window", i, window_retry_after(buckets, excess, now))
+            windows.append(window)
+        for i, gate in enumerate(plan.gates):
+            if self._gates.get(gate.key, 0) >= gate.limit:
+                return Admission(False, "gate", i, 1.0)
+        states = []
+        for i, budget in enumerate(plan.budgets):
+            state = self._budget(budget.key, now)
+            if state[0] + state[1] + budget.reserve > budget.limit:
+                return Admission(False, "budget", i, 1.0 if state[1] else -1.0)
+            states.append(state)
+        # Every check passed: apply them all.
+        admission = Admission(True)
+        for check, window in zip(plan.windows, windows, strict=True):
+            window.add(now_s, check.add)
+            admission.window_used.append(window.total)
+            admission.window_reset.append(window.reset_in(now))
+        for gate in plan.gates:
+            self._gates[gate.key] = self._gates.get(gate.key, 0) + 1
+        for budget, state in zip(plan.budgets, states, strict=True):
+            state[1] += budget.reserve
+            state[2] = int(now) + budget.ttl if budget.ttl else 0
+            admission.budget_left.append(budget.limit - state[0] - state[1])
+        self._admissions += 1
+        if self._admissions % 4096 == 0:
+            self._prune(now)
+        return admission
+
+    async def settle(self, settlement: Settlement, now: float) -> None:
+        self.settle_now(settlement, now)
+
+    def settle_now(self, settlement: Settlement, now: float) -> None:
+        """Settle at once (nothing to wait for in memory): the settler calls this inline."""
+        now_s = int(now)
+        for key, amount in settlement.windows:
+            window = self._windows.get(key)
+            if window is None:
+                window = self._windows[key] = _Window()
+            window.prune(now_s)
+            window.add(now_s, amount)
+        for key in settlement.gates:
+            left = self._gates.get(key, 0) - 1
+            if left > 0:
+                self._gates[key] = left
+            else:
+                self._gates.pop(key, None)
+        for key, reserved, actual, ttl in settlement.budgets:
+            state = self._budget(key, now)
+            state[0] += actual
+            state[1] = max(state[1] - reserved, 0)
+            state[2] = int(now) + ttl if ttl else 0
+
+    async def budgets(self, keys: list[str]) -> list[BudgetState]:
+        now = time.time()
+        out = []
+        for key in keys:
+            state = self._budgets.get(key)
+            if state is None or (state[2] and state[2] < now):
+                out.append(BudgetState(0, 0))
+            else:
+                out.append(BudgetState(state[0], state[1]))
+        return out
+
+    async def window(self, key: str, now: float) -> tuple[int, float]:
+        window = self._windows.get(key)
+        if window is None:
+            return 0, 0.0
+        window.prune(int(now))
+        return window.total, window.reset_in(now)
+
+    async def seed_budget(self, key: str, spent: int, ttl: int) -> None:
+        if key not in self._budgets:
+            self._budgets[key] = [spent, 0, int(time.time()) + ttl if ttl else 0]
+
+    async def close(self) -> None:
+        return None
+
+    def _budget(self, key: str, now: float) -> list[int]:
+        state = self._budgets.get(key)
+        if state is None or (state[2] and state[2] < now):
+            state = self._budgets[key] = [0, 0, 0]
+        return state
+
+    def _prune(self, now: float) -> None:
+        """Drop windows that emptied and budgets whose period ended long ago."""
+        now_s = int(now)
+        for window in self._windows.values():
+            window.prune(now_s)
+        for key in [k for k, w in self._windows.items() if w.total == 0]:
+            del self._windows[key]
+        for key in [k for k, s in self._budgets.items() if s[2] and s[2] < now]:
+            del self._budgets[key]

@@ -1,0 +1,93 @@
+"""The SQL database: an async SQLAlchemy engine and its migrations.
+
+SQLite (``aiosqlite``) in the data directory by default; PostgreSQL
+(``asyncpg``) when ``database_url`` says so. Users write plain URLs
+(``postgresql://user@host/db``, ``sqlite:///path``); the async driver is added
+here. Migrations are Alembic's, run at start-up and by ``bastion db upgrade``;
+on PostgreSQL an advisory lock makes replicas that start together take turns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+DEFAULT_SQLITE_NAME = "bastion.db"
+_MIGRATION_LOCK = 0x6261_7374  # "bast": the advisory lock id replicas share
+
+
+def async_url(url: str | None, data_dir: Path | None = None) -> str:
+    """A user's database URL with its async driver; None: SQLite in ``data_dir``."""
+    if not url:
+        if data_dir is None:
+            raise ValueError("no database_url and no data directory")
+        return f"sqlite+aiosqlite:///{data_dir / DEFAULT_SQLITE_NAME}"
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError("database_url must look like postgresql://... or sqlite:///...")
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql+asyncpg://" + rest
+    if scheme == "sqlite":
+        return "sqlite+aiosqlite://" + rest
+    return url
+
+
+def describe(url: str) -> str:
+    """The URL without credentials, for logs and messages."""
+    parsed = sa.make_url(url)
+    return parsed.render_as_string(hide_password=True)
+
+
+class Database:
+    """Owns the engine. ``dialect`` is ``"sqlite"`` or ``"postgresql"``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=5, max_overflow=5, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self.dialect = self.engine.dialect.name
+        if self.dialect == "sqlite":
+            _sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+
+    async def upgrade(self) -> None:
+        """Bring the schema to the newest migration (idempotent)."""
+        async with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                await conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
+            await conn.run_sync(_run_upgrade)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _run_upgrade(connection: sa.Connection) -> None:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+def _sqlite_path(url: str) -> Path:
+    database = sa.make_url(url).database
+    return Path(database) if database and database != ":memory:" else Path(".")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the ledger writer
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

@@ -1,0 +1,253 @@
+"""Rate-limit, concurrency and budget counters in Redis, shared by every replica.
+
+The same semantics as :class:`~bastion.store.counters.MemoryCounters`, each
+operation one Lua script, so it is atomic across processes: an admission tests
+every check of the plan and applies them only if all pass (one round trip per
+request). Keys are ``<prefix>:<key>``; numbers cross the Lua boundary as
+strings because Redis truncates Lua numbers to integers.
+
+Redis Cluster would need every key of one request in one hash slot; this
+module targets a single Redis (or a primary with replicas).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+
+from bastion.store.counters import Admission, BudgetState, Plan, Settlement
+
+_WINDOW_READ = """
+local function window(key, now_s)
+  local flat = redis.call('HGETALL', key)
+  local total, buckets, stale = 0, {}, {}
+  for j = 1, #flat, 2 do
+    local s, c = tonumber(flat[j]), tonumber(flat[j + 1])
+    if s <= now_s - 60 then
+      stale[#stale + 1] = flat[j]
+    else
+      total = total + c
+      buckets[#buckets + 1] = {s, c}
+    end
+  end
+  if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
+  table.sort(buckets, function(x, y) return x[1] < y[1] end)
+  return total, buckets
+end
+"""
+
+# KEYS: windows, gates, budgets.  ARGV: now, #windows, #gates, #budgets,
+# then (limit, add) per window, limit per gate, (limit, reserve, ttl) per budget.
+_ADMIT = (
+    _WINDOW_READ
+    + """
+local now = tonumber(ARGV[1])
+local now_s = math.floor(now)
+local nw, ng, nb = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local a = 5
+local totals, firsts = {}, {}
+for i = 1, nw do
+  local limit, add = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  a = a + 2
+  local total, buckets = window(KEYS[i], now_s)
+  local excess = total + math.max(add, 1) - limit
+  if excess > 0 then
+    local freed, retry = 0, 60
+    for _, b in ipairs(buckets) do
+      freed = freed + b[2]
+      if freed >= excess then retry = math.max(b[1] + 60 - now, 0.001); break end
+    end
+    return {'0', 'window', tostring(i - 1), tostring(retry)}
+  end
+  totals[i] = total
+  firsts[i] = buckets[1] and buckets[1][1] or nil
+end
+for i = 1, ng do
+  local limit = tonumber(ARGV[a]); a = a + 1
+  local inflight = tonumber(redis.call('GET', KEYS[nw + i]) or '0')
+  if inflight >= limit then return {'0', 'gate', tostring(i - 1), '1'} end
+end
+local states = {}
+for i = 1, nb do
+  local limit, reserve = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  a = a + 3
+  local v = redis.call('HMGET', KEYS[nw + ng + i], 'spent', 'reserved')
+  local spent, reserved = tonumber(v[1] or '0'), tonumber(v[2] or '0')
+  if spent + reserved + reserve > limit then
+    return {'0', 'budget', tostring(i - 1), reserved > 0 and '1' or '-1'}
+  end
+  states[i] = {limit, spent, reserved + reserve}
+end
+-- Every check passed: apply them all.
+local out = {'1'}
+a = 5
+for i = 1, nw do
+  local add = tonumber(ARGV[a + 1]); a = a + 2
+  if add > 0 then
+    redis.call('HINCRBY', KEYS[i], now_s, add)
+    redis.call('EXPIRE', KEYS[i], 120)
+    totals[i] = totals[i] + add
+    if not firsts[i] then firsts[i] = now_s end
+  end
+  out[#out + 1] = tostring(totals[i])
+  out[#out + 1] = firsts[i] and tostring(firsts[i] + 60 - now) or '0'
+end
+for i = 1, ng do
+  a = a + 1
+  redis.call('INCR', KEYS[nw + i])
+  redis.call('EXPIRE', KEYS[nw + i], 3600)
+end
+for i = 1, nb do
+  local reserve, ttl = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  a = a + 3
+  local key = KEYS[nw + ng + i]
+  redis.call('HINCRBY', key, 'reserved', reserve)
+  if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+  out[#out + 1] = tostring(states[i][1] - states[i][2] - states[i][3])
+end
+return out
+"""
+)
+
+# KEYS: windows, gates, budgets.  ARGV: now, #windows, #gates, #budgets,
+# then amount per window, (reserved, actual, ttl) per budget.
+_SETTLE = """
+local now_s = math.floor(tonumber(ARGV[1]))
+local nw, ng, nb = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local a = 5
+for i = 1, nw do
+  local amount = tonumber(ARGV[a]); a = a + 1
+  if amount > 0 then
+    redis.call('HINCRBY', KEYS[i], now_s, amount)
+    redis.call('EXPIRE', KEYS[i], 120)
+  end
+end
+for i = 1, ng do
+  if redis.call('DECR', KEYS[nw + i]) <= 0 then redis.call('DEL', KEYS[nw + i]) end
+end
+for i = 1, nb do
+  local reserved, actual, ttl = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  a = a + 3
+  local key = KEYS[nw + ng + i]
+  redis.call('HINCRBY', key, 'spent', actual)
+  if redis.call('HINCRBY', key, 'reserved', -reserved) < 0 then
+    redis.call('HSET', key, 'reserved', 0)
+  end
+  if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+end
+return 1
+"""
+
+_WINDOW = (
+    _WINDOW_READ
+    + """
+local now = tonumber(ARGV[1])
+local total, buckets = window(KEYS[1], math.floor(now))
+local reset = buckets[1] and tostring(buckets[1][1] + 60 - now) or '0'
+return {tostring(total), reset}
+"""
+)
+
+_SEED = """
+if redis.call('HSETNX', KEYS[1], 'spent', ARGV[1]) == 1 then
+  redis.call('HSETNX', KEYS[1], 'reserved', 0)
+  if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+end
+return 1
+"""
+
+
+def connect(url: str, max_connections: int = 64) -> aioredis.Redis:
+    """A client with a bounded pool: a burst of requests waits for a connection (up to
+    5 s) rather than opening hundreds; commands time out rather than hang a request."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=5,
+        socket_timeout=5,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+    )
+    return aioredis.Redis(connection_pool=pool)
+
+
+class RedisCounters:
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+        self._redis = client
+        self._prefix = prefix + ":"
+        self._admit = client.register_script(_ADMIT)
+        self._settle = client.register_script(_SETTLE)
+        self._window = client.register_script(_WINDOW)
+        self._seed = client.register_script(_SEED)
+
+    def _keys(self, names: list[str]) -> list[str]:
+        return [self._prefix + name for name in names]
+
+    async def admit(self, plan: Plan, now: float) -> Admission:
+        keys = self._keys(
+            [w.key for w in plan.windows]
+            + [g.key for g in plan.gates]
+            + [b.key for b in plan.budgets]
+        )
+        args: list[Any] = [repr(now), len(plan.windows), len(plan.gates), len(plan.budgets)]
+        for w in plan.windows:
+            args += [w.limit, w.add]
+        for g in plan.gates:
+            args.append(g.limit)
+        for b in plan.budgets:
+            args += [b.limit, b.reserve, b.ttl]
+        reply = [_text(v) for v in await self._admit(keys=keys, args=args)]
+        if reply[0] == "0":
+            refused = cast(Any, reply[1])
+            return Admission(False, refused, int(reply[2]), float(reply[3]))
+        admission = Admission(True)
+        at = 1
+        for _ in plan.windows:
+            admission.window_used.append(int(reply[at]))
+            admission.window_reset.append(float(reply[at + 1]))
+            at += 2
+        admission.budget_left = [int(v) for v in reply[at:]]
+        return admission
+
+    async def settle(self, settlement: Settlement, now: float) -> None:
+        keys = self._keys(
+            [k for k, _ in settlement.windows]
+            + list(settlement.gates)
+            + [b[0] for b in settlement.budgets]
+        )
+        args: list[Any] = [
+            repr(now),
+            len(settlement.windows),
+            len(settlement.gates),
+            len(settlement.budgets),
+        ]
+        args += [amount for _, amount in settlement.windows]
+        for _, reserved, actual, ttl in settlement.budgets:
+            args += [reserved, actual, ttl]
+        await self._settle(keys=keys, args=args)
+
+    async def budgets(self, keys: list[str]) -> list[BudgetState]:
+        if not keys:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for key in self._keys(keys):
+            pipe.hmget(key, ["spent", "reserved"])
+        states = []
+        for spent, reserved in await pipe.execute():
+            states.append(BudgetState(int(spent or 0), int(reserved or 0)))
+        return states
+
+    async def window(self, key: str, now: float) -> tuple[int, float]:
+        total, reset = await self._window(keys=self._keys([key]), args=[repr(now)])
+        return int(total), float(reset)
+
+    async def seed_budget(self, key: str, spent: int, ttl: int) -> None:
+        await self._seed(keys=self._keys([key]), args=[spent, ttl])
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
