@@ -899,6 +899,7 @@ def test_schema_conversion_details() -> None:
             "both": {"type": ["string", "integer"]},
             "node": {"$ref": "#/definitions/node"},
             "merged": {"allOf": [{"type": "object", "properties": {"a": {"type": "string"}}}]},
+            "maybe": {"anyOf": [{"type": "array", "items": {"type": "integer"}}, {"type": "null"}]},
         },
         "definitions": {
             "node": {"type": "object", "properties": {"child": {"$ref": "#/definitions/node"}}}
@@ -912,6 +913,7 @@ def test_schema_conversion_details() -> None:
     assert props["when"] == {"type": "STRING", "format": "date-time"}
     assert props["both"] == {"anyOf": [{"type": "STRING"}, {"type": "INTEGER"}]}
     assert props["merged"] == {"type": "OBJECT", "properties": {"a": {"type": "STRING"}}}
+    assert props["maybe"] == {"type": "ARRAY", "items": {"type": "INTEGER"}, "nullable": True}
     depth, node = 0, props["node"]
     while "properties" in node:  # a recursive $ref is cut, not followed for ever
         node, depth = node["properties"]["child"], depth + 1
