@@ -61,6 +61,7 @@ class Gateway:
             ],
             transport=self.transport,
             finishers=[self.governance.settle],
+            model_filter=self.governance.authorize.allows,
         )
         self.openai = OpenAIAPI(self.pipeline, self.catalog, config.server.max_body_bytes)
         self.anthropic = AnthropicAPI(self.pipeline, config.server.max_body_bytes)

@@ -1,10 +1,11 @@
 """A request is a pipeline of stages; this module is that pipeline, top to bottom.
 
-    ingress (api/) ─► authenticate ─► route ─► call ─► egress (api/) ─► finish
+    ingress (api/) ─► authenticate ─► authorize ─► route ─► limits ─► call ─► egress (api/)
+        ─► finish (settle: the real cost replaces the budget reservation)
 
 Each admission stage is a small object with one job that reads and writes the
-:class:`RequestContext`; later stages (authorisation, limits, guardrails,
-cache) slot into ``Pipeline.stages``. The call runs the request against the
+:class:`RequestContext`; the stages (governance's authorize and limits, the
+route; later guardrails and cache) are ``Pipeline.stages``, listed in app.py. The call runs the request against the
 routed deployment through its provider adapter and the shared transport; the
 finishers (accounting, audit, metrics) run after the response went out and
 only enqueue work, never write to a database on the request path.
@@ -159,6 +160,7 @@ class Completion:
 
 
 Finisher = Callable[[RequestContext], None]
+ModelFilter = Callable[[Principal, str], bool]
 
 
 class Pipeline:
@@ -171,11 +173,14 @@ class Pipeline:
         stages: Sequence[Stage],
         transport: Transport,
         finishers: Sequence[Finisher] = (),
+        model_filter: ModelFilter | None = None,
     ) -> None:
         self.authenticate = authenticate
         self.stages = tuple(stages)
         self.transport = transport
         self.finishers = tuple(finishers)
+        # Which model names a principal may see (GET /v1/models); None: all of them.
+        self.model_filter = model_filter
 
     async def admit(self, ctx: RequestContext) -> None:
         for stage in self.stages:

@@ -124,9 +124,14 @@ class OpenAIAPI:
             )
             return
         created = int(time.time())
+        names = self.catalog.public_names()
+        visible = self.pipeline.model_filter
+        if visible is not None and ctx.principal is not None:
+            principal = ctx.principal
+            names = [name for name in names if visible(principal, name)]
         data = [
             {"id": name, "object": "model", "created": created, "owned_by": "bastion"}
-            for name in self.catalog.public_names()
+            for name in names
         ]
         body = orjson.dumps({"object": "list", "data": data})
         await send_response(send, 200, body, response_headers(ctx, JSON_HEADERS))

@@ -339,26 +339,6 @@ def _thinking(body: JSON, max_tokens: int | None) -> JSON | None:
 # --- Anthropic -> canonical (OpenAI) --------------------------------------------------
 
 
-_KNOWN_FIELDS: Final = frozenset(
-    {
-        "model",
-        "messages",
-        "max_tokens",
-        "system",
-        "stop_sequences",
-        "stream",
-        "temperature",
-        "top_p",
-        "top_k",
-        "metadata",
-        "tools",
-        "tool_choice",
-        "thinking",
-        "output_config",
-    }
-)
-
-
 def from_anthropic(body: JSON) -> JSON:
     """The canonical chat request for an Anthropic Messages request (validated on the way)."""
     model = body.get("model")
@@ -610,8 +590,3 @@ def _effort(body: JSON) -> str | None:
     if effort in ("xhigh", "max"):
         return "high"
     return None
-
-
-def unknown_fields(body: JSON) -> list[str]:
-    """Top-level fields of an Anthropic request that translation to another format drops."""
-    return [k for k in body if k not in _KNOWN_FIELDS]

@@ -462,9 +462,10 @@ class AnthropicStreamEncoder:
                 out.append(self._delta("thinking_delta", thinking=delta["reasoning_content"]))
             for block in delta.get("thinking_blocks") or ():
                 self._thinking_block(out, block)
-            if delta.get("content"):
+            text = delta.get("content") or delta.get("refusal")
+            if text:
                 self._open(out, "text", {"type": "text", "text": ""})
-                out.append(self._delta("text_delta", text=delta["content"]))
+                out.append(self._delta("text_delta", text=text))
             for call in delta.get("tool_calls") or ():
                 self._tool_call(out, call)
             if choice.get("finish_reason"):
