@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +21,9 @@ import uvicorn
 from bastion.app import Gateway, create_app
 from bastion.config import GatewayConfig
 from bastion.governance.auth import key_digest
+
+# Gateways started by tests keep their state (SQLite, the master key hash) out of ~/.local.
+os.environ["BASTION_DATA_DIR"] = tempfile.mkdtemp(prefix="bastion-test-")
 
 MASTER_KEY = "test-master-key-0123456789"
 CLIENT_KEY = "test-client-key-0123456789"

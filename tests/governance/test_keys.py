@@ -66,10 +66,11 @@ async def test_key_lifecycle_create_use_rotate_revoke_expire(
 
         # Expiry: a key that expires in a moment.
         short = await admin.ok("POST", "/admin/v1/keys", {"name": "short-lived"})
-        soon = datetime.fromtimestamp(time.time() + 0.5, UTC).isoformat()
+        deadline = time.time() + 1.0
+        soon = datetime.fromtimestamp(deadline, UTC).isoformat()
         await admin.ok("PATCH", f"/admin/v1/keys/{short['id']}", {"expires_at": soon})
         assert (await admin.as_key(short["key"]).chat())[0] == 200
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(max(deadline - time.time(), 0) + 0.05)
         status, error, _ = await admin.as_key(short["key"]).chat()
         assert (status, error["error"]["message"]) == (401, "This API key has expired.")
         listed = await admin.ok("GET", "/admin/v1/keys")
@@ -97,11 +98,23 @@ async def test_key_lifecycle_create_use_rotate_revoke_expire(
 async def test_unknown_keys_models_not_allowed_and_admin_calls_are_refused(
     database: str, tmp_path: Path
 ) -> None:
-    async with governed_gateway(**settings(database, tmp_path)) as gw, client(gw.url) as admin:
+    hidden = {
+        "providers": {"up": {"kind": "openai_compatible", "base_url": "http://127.0.0.1:9"}},
+        "models": [{"name": "secret-model", "provider": "up", "model": "x"}],
+    }
+    async with (
+        governed_gateway(**settings(database, tmp_path, **hidden)) as gw,
+        client(gw.url) as admin,
+    ):
         created = await admin.ok(
             "POST", "/admin/v1/keys", {"name": "narrow", "policy": {"models": ["bastion/*"]}}
         )
         user = admin.as_key(created["key"])
+        # /v1/models lists only what the key may use.
+        listed = await user.ok("GET", "/v1/models")
+        assert [m["id"] for m in listed["data"]] == ["bastion/echo"]
+        listed = await admin.ok("GET", "/v1/models")
+        assert sorted(m["id"] for m in listed["data"]) == ["bastion/echo", "secret-model"]
 
         status, error, _ = await admin.as_key("bst-not-a-key-0123456789abcdef").chat()
         assert status == 401
@@ -185,6 +198,11 @@ async def test_an_org_admin_manages_only_its_own_org(database: str, tmp_path: Pa
         assert status == 404
         status, _, _ = await org_admin.call("POST", "/admin/v1/orgs", {"name": "mine"})
         assert status == 403
+        # Its organisation's policy is its ceiling: only a global admin changes it.
+        raise_budget = {"policy": {"budget": {"amount_usd": 10**5}}}
+        status, _, _ = await org_admin.call("PATCH", f"/admin/v1/orgs/{acme['id']}", raise_budget)
+        assert status == 403
+        assert (await org_admin.call("DELETE", f"/admin/v1/orgs/{acme['id']}"))[0] == 403
         status, _, _ = await org_admin.call(
             "POST", "/admin/v1/teams", {"name": "x", "org_id": globex["id"]}
         )
@@ -199,6 +217,13 @@ async def test_an_org_admin_manages_only_its_own_org(database: str, tmp_path: Pa
         assert spend["scope_id"] == acme["id"]
         status, _, _ = await org_admin.call("GET", f"/admin/v1/orgs/{globex['id']}/spend")
         assert status == 404
+        # A team a key still refers to cannot be deleted; an unused one can.
+        status, error, _ = await org_admin.call("DELETE", f"/admin/v1/teams/{team['id']}")
+        assert (status, error["error"]["code"]) == (409, "conflict")
+        spare = await org_admin.ok("POST", "/admin/v1/teams", {"name": "spare"})
+        status, _, _ = await org_admin.call("DELETE", f"/admin/v1/teams/{spare['id']}")
+        assert status == 204
+        assert (await org_admin.call("GET", f"/admin/v1/teams/{spare['id']}"))[0] == 404
 
 
 async def test_a_policy_change_takes_effect_within_a_second(database: str, tmp_path: Path) -> None:

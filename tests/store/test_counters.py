@@ -128,3 +128,15 @@ async def test_concurrent_admissions_never_overrun_a_budget(counters: Counters) 
     )
     assert sum(r.ok for r in results) == 50
     assert await counters.budgets(["budget:key:g:total"]) == [BudgetState(0, 350)]
+
+
+async def test_settlements_in_a_batch_all_apply(counters: Counters) -> None:
+    check = BudgetCheck("budget:key:h:total", 1000, 100, 0)
+    gate = GateCheck("inflight:key:h", 5)
+    for _ in range(3):
+        assert (await counters.admit(Plan(gates=(gate,), budgets=(check,)), T0)).ok
+    settle = Settlement(gates=("inflight:key:h",), budgets=(("budget:key:h:total", 100, 40, 0),))
+    await counters.settle_batch([settle, settle, settle], T0)
+    assert await counters.budgets(["budget:key:h:total"]) == [BudgetState(120, 0)]
+    five = [await counters.admit(Plan(gates=(gate,)), T0) for _ in range(6)]
+    assert [a.ok for a in five] == [True] * 5 + [False]  # every gate place came back

@@ -148,6 +148,9 @@ class GovernanceService:
         self, actor: Principal, kind: EntityKind, id: str, patch: EntityPatch
     ) -> EntityOut:
         row = await self._scoped(actor, kind, id)
+        if kind == "org" and self.require_admin(actor) is not None:
+            # An organisation's policy is the ceiling its own admins work under.
+            raise _forbidden("Only a global admin can change an organisation.")
         fields: Row = {}
         if patch.name is not None:
             fields["name"] = patch.name
@@ -168,6 +171,8 @@ class GovernanceService:
 
     async def delete(self, actor: Principal, kind: EntityKind, id: str) -> None:
         await self._scoped(actor, kind, id)
+        if kind == "org" and self.require_admin(actor) is not None:
+            raise _forbidden("Only a global admin can delete an organisation.")
         await self._write(self.store.delete(kind, id))
 
     # --- keys -------------------------------------------------------------------------

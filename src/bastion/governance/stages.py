@@ -16,6 +16,7 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,20 +32,16 @@ from bastion.accounting.pricing import (
 from bastion.errors import GatewayError
 from bastion.governance.cache import GovernanceCache, KeyEntry
 from bastion.governance.policy import (
+    EffectivePolicy,
+    Period,
+    PeriodWindow,
     ScopeLimits,
     budget_counter,
     budget_ttl,
     period_window,
 )
-from bastion.store.counters import (
-    Admission,
-    BudgetCheck,
-    Counters,
-    GateCheck,
-    Plan,
-    Settlement,
-    WindowCheck,
-)
+from bastion.governance.principal import Principal
+from bastion.store.counters import Admission, BudgetCheck, Counters, Plan, Settlement
 
 if TYPE_CHECKING:
     from bastion.pipeline import RequestContext
@@ -69,6 +66,13 @@ class Authorize:
 
     def __init__(self, cache: GovernanceCache) -> None:
         self._cache = cache
+
+    def allows(self, principal: Principal, model: str) -> bool:
+        """Whether the principal may use (and so see, in /v1/models) the model."""
+        if principal.kind != "virtual":
+            return True
+        entry = self._cache.entry(principal.id)
+        return entry is not None and entry.policy.allows_model(model)
 
     async def __call__(self, ctx: RequestContext) -> None:
         entry = _governed(self._cache, ctx)
@@ -129,45 +133,34 @@ class Limits:
         self._counters = counters
         self._prices = prices
         self._default_output = default_output_tokens
+        self._periods: dict[Period, PeriodWindow] = {}
+
+    def _period(self, period: Period, now: float) -> PeriodWindow:
+        window = self._periods.get(period)
+        if window is None or (window.end is not None and now >= window.end):
+            window = self._periods[period] = period_window(period, now)
+        return window
 
     async def __call__(self, ctx: RequestContext) -> None:
         entry = _governed(self._cache, ctx)
         if entry is None or ctx.deployment is None:
             return
+        policy = entry.policy
         price = self._prices.for_deployment(ctx.deployment)
         now = time.time()
-        scopes = entry.policy.scopes
         reserve = 0
-        if any(s.budget_nusd is not None for s in scopes):
+        budgets: tuple[BudgetCheck, ...] = ()
+        if policy.budget_scopes:
             reserve = worst_case_nusd(ctx.endpoint, ctx.body, price, self._default_output)
-        windows: list[WindowCheck] = []
-        window_scopes: list[ScopeLimits] = []
-        gates: list[GateCheck] = []
-        gate_scopes: list[ScopeLimits] = []
-        budgets: list[BudgetCheck] = []
-        budget_scopes: list[ScopeLimits] = []
-        for scope in scopes:
-            if scope.rpm:
-                windows.append(WindowCheck(scope.counter("rpm"), scope.rpm, 1))
-                window_scopes.append(scope)
-            if scope.tpm:
-                windows.append(WindowCheck(scope.counter("tpm"), scope.tpm, 0))
-                window_scopes.append(scope)
-            if scope.max_concurrent:
-                gates.append(GateCheck(scope.counter("inflight"), scope.max_concurrent))
-                gate_scopes.append(scope)
-            if scope.budget_nusd is not None:
-                period = period_window(scope.period, now)
-                budgets.append(
-                    BudgetCheck(
-                        budget_counter(scope, period),
-                        scope.budget_nusd,
-                        reserve,
-                        budget_ttl(period, now),
-                    )
+            checks = []
+            for scope in policy.budget_scopes:
+                period = self._period(scope.period, now)
+                counter = budget_counter(scope, period)
+                checks.append(
+                    BudgetCheck(counter, scope.budget_nusd or 0, reserve, budget_ttl(period, now))
                 )
-                budget_scopes.append(scope)
-        plan = Plan(tuple(windows), tuple(gates), tuple(budgets))
+            budgets = tuple(checks)
+        plan = Plan(policy.windows, policy.gates, budgets)
         if plan:
             try:
                 admission = await self._counters.admit(plan, now)
@@ -180,17 +173,16 @@ class Limits:
                     headers={"Retry-After": "1"},
                 ) from None
             if not admission.ok:
-                raise _refusal(
-                    plan, admission, window_scopes, gate_scopes, budget_scopes, reserve, now
-                )
-            ctx.headers.extend(_ratelimit_headers(plan, admission))
+                raise _refusal(plan, admission, policy, reserve, now)
+            if policy.windows:
+                ctx.headers.extend(_ratelimit_headers(plan, admission))
         ctx.ticket = Ticket(
             entry,
             price,
             reserve,
             tuple((b.key, b.ttl) for b in budgets),
-            tuple(w.key for w in windows if w.add == 0),
-            tuple(g.key for g in gates),
+            tuple(w.key for w in policy.windows if w.add == 0),
+            tuple(g.key for g in policy.gates),
         )
         ctx.want_usage = True
 
@@ -200,13 +192,7 @@ def _whose(scope: ScopeLimits) -> str:
 
 
 def _refusal(
-    plan: Plan,
-    admission: Admission,
-    window_scopes: list[ScopeLimits],
-    gate_scopes: list[ScopeLimits],
-    budget_scopes: list[ScopeLimits],
-    reserve: int,
-    now: float,
+    plan: Plan, admission: Admission, policy: EffectivePolicy, reserve: int, now: float
 ) -> GatewayError:
     retry = max(1, math.ceil(admission.retry_after))
     if admission.refused == "window":
@@ -221,7 +207,7 @@ def _refusal(
         return GatewayError(
             429,
             f"Rate limit reached: {check.limit} {unit} per minute for "
-            f"{_whose(window_scopes[admission.index])}. Retry after {retry} s.",
+            f"{_whose(policy.window_scopes[admission.index])}. Retry after {retry} s.",
             code="rate_limit_exceeded",
             headers=headers,
         )
@@ -230,11 +216,11 @@ def _refusal(
         return GatewayError(
             429,
             f"Too many concurrent requests: at most {gate.limit} at a time for "
-            f"{_whose(gate_scopes[admission.index])}.",
+            f"{_whose(policy.gate_scopes[admission.index])}.",
             code="concurrency_limit_exceeded",
             headers={"Retry-After": "1"},
         )
-    scope = budget_scopes[admission.index]
+    scope = policy.budget_scopes[admission.index]
     if admission.retry_after < 0:
         end = period_window(scope.period, now).end
         retry = max(1, math.ceil(end - now)) if end is not None else 86_400
@@ -250,6 +236,16 @@ def _refusal(
     )
 
 
+_HEADER_NAMES = {
+    unit: (
+        f"x-ratelimit-limit-{unit}".encode(),
+        f"x-ratelimit-remaining-{unit}".encode(),
+        f"x-ratelimit-reset-{unit}".encode(),
+    )
+    for unit in ("requests", "tokens")
+}
+
+
 def _ratelimit_headers(plan: Plan, admission: Admission) -> list[tuple[bytes, bytes]]:
     """The tightest requests and tokens windows, as OpenAI names them."""
     tightest: dict[str, tuple[int, int, float]] = {}
@@ -257,15 +253,16 @@ def _ratelimit_headers(plan: Plan, admission: Admission) -> list[tuple[bytes, by
         plan.windows, admission.window_used, admission.window_reset, strict=True
     ):
         unit = "requests" if check.add else "tokens"
-        remaining = max(check.limit - used, 0)
+        remaining = check.limit - used if used < check.limit else 0
         if unit not in tightest or remaining < tightest[unit][1]:
             tightest[unit] = (check.limit, remaining, reset)
     headers = []
     for unit, (limit, remaining, reset) in tightest.items():
+        names = _HEADER_NAMES[unit]
         headers += [
-            (f"x-ratelimit-limit-{unit}".encode(), str(limit).encode()),
-            (f"x-ratelimit-remaining-{unit}".encode(), str(remaining).encode()),
-            (f"x-ratelimit-reset-{unit}".encode(), f"{max(math.ceil(reset), 0)}s".encode()),
+            (names[0], b"%d" % limit),
+            (names[1], b"%d" % remaining),
+            (names[2], b"%ds" % max(math.ceil(reset), 0)),
         ]
     return headers
 
@@ -275,11 +272,18 @@ class Settler:
 
     def __init__(self, counters: Counters) -> None:
         self._counters = counters
+        # In-memory counters settle at once, in the finisher (no I/O to wait for).
+        self._inline: Callable[[Settlement, float], None] | None = getattr(
+            counters, "settle_now", None
+        )
         self._queue: asyncio.Queue[Settlement] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
     def submit(self, settlement: Settlement) -> None:
-        self._queue.put_nowait(settlement)
+        if self._inline is not None:
+            self._inline(settlement, time.time())
+        else:
+            self._queue.put_nowait(settlement)
 
     def start(self) -> None:
         if self._task is None:
@@ -299,13 +303,16 @@ class Settler:
 
     async def _run(self) -> None:
         while True:
-            settlement = await self._queue.get()
+            batch = [await self._queue.get()]
+            while len(batch) < 256 and not self._queue.empty():
+                batch.append(self._queue.get_nowait())  # what gathered meanwhile: one trip
             try:
-                await self._counters.settle(settlement, time.time())
+                await self._counters.settle_batch(batch, time.time())
             except Exception as exc:
-                log.error("could not settle a request's limits (%s)", type(exc).__name__)
+                log.error("could not settle %d request(s) (%s)", len(batch), type(exc).__name__)
             finally:
-                self._queue.task_done()
+                for _ in batch:
+                    self._queue.task_done()
 
 
 class Settle:

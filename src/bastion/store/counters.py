@@ -90,6 +90,8 @@ class Counters(Protocol):
 
     async def settle(self, settlement: Settlement, now: float) -> None: ...
 
+    async def settle_batch(self, settlements: list[Settlement], now: float) -> None: ...
+
     async def budgets(self, keys: list[str]) -> list[BudgetState]: ...
 
     async def window(self, key: str, now: float) -> tuple[int, float]:
@@ -188,6 +190,10 @@ class MemoryCounters:
 
     async def settle(self, settlement: Settlement, now: float) -> None:
         self.settle_now(settlement, now)
+
+    async def settle_batch(self, settlements: list[Settlement], now: float) -> None:
+        for settlement in settlements:
+            self.settle_now(settlement, now)
 
     def settle_now(self, settlement: Settlement, now: float) -> None:
         """Settle at once (nothing to wait for in memory): the settler calls this inline."""

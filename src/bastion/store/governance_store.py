@@ -9,7 +9,7 @@ arrives in batches from the background ledger writer.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -154,15 +154,6 @@ class GovernanceStore:
         async with self.db.engine.connect() as conn:
             row = (await conn.execute(query)).one()
         return SpendTotal(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
-
-    async def spend_many(
-        self, scopes: Iterable[tuple[str, str, float | None]]
-    ) -> dict[tuple[str, str, float | None], int]:
-        """Spend (nano-dollars) for each ``(kind, id, since)``: seeds the budget counters."""
-        out: dict[tuple[str, str, float | None], int] = {}
-        for scope in scopes:
-            out[scope] = (await self.spend(*scope)).cost_nusd
-        return out
 
 
 def _conflict_message(error: IntegrityError) -> str:

@@ -211,6 +211,17 @@ class RedisCounters:
         return admission
 
     async def settle(self, settlement: Settlement, now: float) -> None:
+        await self.settle_batch([settlement], now)
+
+    async def settle_batch(self, settlements: list[Settlement], now: float) -> None:
+        """Several settlements in one round trip (a pipeline of script calls)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for settlement in settlements:
+            keys, args = self._settle_call(settlement, now)
+            await self._settle(keys=keys, args=args, client=pipe)
+        await pipe.execute()
+
+    def _settle_call(self, settlement: Settlement, now: float) -> tuple[list[str], list[Any]]:
         keys = self._keys(
             [k for k, _ in settlement.windows]
             + list(settlement.gates)
@@ -225,7 +236,7 @@ class RedisCounters:
         args += [amount for _, amount in settlement.windows]
         for _, reserved, actual, ttl in settlement.budgets:
             args += [reserved, actual, ttl]
-        await self._settle(keys=keys, args=args)
+        return keys, args
 
     async def budgets(self, keys: list[str]) -> list[BudgetState]:
         if not keys:
