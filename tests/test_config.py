@@ -97,9 +97,13 @@ models:
     with pytest.raises(ConfigError) as caught:
         parse_config(text, "refs.yaml", {})
     message = str(caught.value)
-    assert "providers.weird: unknown kind 'nonsense'" in message
-    assert "providers.local: kind 'openai_compatible' needs a base_url" in message
-    assert "models[0].provider: 'nowhere' is not a configured provider" in message
+    assert "refs.yaml: providers.weird (line 3): unknown kind 'nonsense'" in message
+    assert (
+        "refs.yaml: providers.local (line 4): kind 'openai_compatible' needs a base_url" in message
+    )
+    assert (
+        "refs.yaml: models[0].provider (line 6): 'nowhere' is not a configured provider" in message
+    )
 
 
 def test_yaml_syntax_error_names_the_line() -> None:

@@ -7,22 +7,33 @@ admin API (FastAPI).
 
 from __future__ import annotations
 
+import gc
+import hmac
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.routing import Route as StarletteRoute
 
 from bastion import __version__
+from bastion.accounting.ledger import Meter
+from bastion.accounting.pricing import cost_nusd
+from bastion.accounting.reports import FeedbackService, ReportService
 from bastion.api.admin import build_admin_app
+from bastion.api.admin_accounting import add_accounting_routes
 from bastion.api.anthropic import AnthropicAPI
+from bastion.api.feedback import FeedbackAPI
+from bastion.api.health import deployments_health
 from bastion.api.http import JSON_HEADERS, send_response
 from bastion.api.key_info import KeyInfoAPI
 from bastion.api.openai import OpenAIAPI, openai_error_body
+from bastion.api.ui.budgets import budget_rows
+from bastion.api.ui.server import Hub
 from bastion.asgi import Receive, Scope, Send
 from bastion.config import GatewayConfig, load_config
 from bastion.errors import GatewayError
@@ -32,9 +43,19 @@ from bastion.governance.auth import (
     default_data_dir,
     resolve_master_key,
 )
+from bastion.governance.principal import Principal
 from bastion.governance.runtime import Governance
-from bastion.pipeline import Authenticate, Pipeline, Route
+from bastion.guardrails import GuardInput, PolicyResolver
+from bastion.observability.audit import AuditLog
+from bastion.observability.audit_jobs import AuditMaintenance
+from bastion.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from bastion.observability.runtime import Observability
+from bastion.pipeline import Authenticate, Pipeline
+from bastion.providers.base import Deployment
 from bastion.routing.catalog import ModelCatalog
+from bastion.routing.router import Router
+from bastion.store.audit_store import AuditStore
+from bastion.store.ledger_store import LedgerStore
 from bastion.transport import Transport
 
 log = logging.getLogger("bastion")
@@ -51,22 +72,67 @@ class Gateway:
         self.catalog = ModelCatalog(config)
         self.governance = Governance(config, default_data_dir(config))
         authenticator = Authenticator.from_config(config, master_digest, self.governance.cache)
+        self._authenticator = authenticator
+        self.hub: Hub | None = None  # the monitoring hub at /ui (observability.hub)
+        self.router = Router(config, self.catalog, self.governance.prices)
+        self.guardrails = PolicyResolver(
+            config.guardrails, extra=_governed_guardrails(self.governance)
+        )
+        # The spend ledger (one row per request) and the audit trail (one hash-chained
+        # record per interaction): finishers that only queue; background writers batch.
+        ledger = self.governance.ledger if config.accounting.ledger else None
+        self.audit: AuditLog | None = None
+        self.audit_jobs: AuditMaintenance | None = None
+        audit_store = AuditStore(self.governance.database)
+        if config.audit.enabled:
+            self.audit = AuditLog(audit_store, config.audit, self.governance.body_logging)
+            self.audit_jobs = AuditMaintenance(audit_store, self.audit, config.audit)
         self.pipeline = Pipeline(
             authenticate=Authenticate(authenticator),
             stages=[
                 # Before Route: a model the key may not use is 403 whether it exists or not.
                 self.governance.authorize,
-                Route(self.catalog),
+                self.router,  # model group → ordered deployments (rules, tiers, residency)
                 self.governance.limits,
+                # Only with policies configured: no guardrails, no cost on the hot path.
+                *([GuardInput(self.guardrails)] if self.guardrails.enabled else []),
+                *([Meter()] if ledger is not None else []),  # usage of every request
+                *([self.audit.admit] if self.audit is not None else []),  # bodies kept?
             ],
             transport=self.transport,
-            finishers=[self.governance.settle],
+            # Settle first: the ledger records what it charged.
+            finishers=[
+                self.governance.settle,
+                *([ledger] if ledger is not None else []),
+                *([self.audit] if self.audit is not None else []),
+            ],
             model_filter=self.governance.authorize.allows,
+            router=self.router,
         )
+        # Metrics, access log, live feed, traces: one finisher, and wrappers only when tracing.
+        self.observability = Observability(
+            config.observability,
+            cost=self._cost,
+            queues=self._queues,
+            budgets=lambda: budget_rows(self.governance),
+        )
+        self.observability.deployments = self.router.snapshot
+        self.observability.instrument(self.pipeline, self.transport)
         self.openai = OpenAIAPI(self.pipeline, self.catalog, config.server.max_body_bytes)
         self.anthropic = AnthropicAPI(self.pipeline, config.server.max_body_bytes)
         self.key_info = KeyInfoAPI(self.pipeline, self.governance)
         self.admin = build_admin_app(self.governance.service, authenticator)
+        ledger_store = LedgerStore(self.governance.database)
+        add_accounting_routes(
+            self.admin,
+            ReportService(ledger_store),
+            self.governance.prices,
+            lambda: dict(self.governance.ledger.unpriced),
+            (audit_store, self.audit.hasher) if self.audit is not None else None,
+        )
+        self.feedback = FeedbackAPI(
+            self.pipeline, FeedbackService(ledger_store, self.governance.ledger.flush)
+        )
         self.ready = False
         routes: dict[tuple[str, str], Handler] = {}
         for prefix in ("/v1", ""):  # clients configured without /v1 in the base URL work too
@@ -76,20 +142,44 @@ class Gateway:
             routes["POST", prefix + "/messages"] = self.anthropic.messages
             routes["POST", prefix + "/messages/count_tokens"] = self.anthropic.count_tokens
             routes["GET", prefix + "/key/info"] = self.key_info
-        self._routes = routes
+            routes["POST", prefix + "/feedback"] = self.feedback
+        self._routes = self.observability.wrap_routes(routes)
         self._proxy_paths = {path for _, path in routes}
         self._other = Starlette(
             routes=[
                 StarletteRoute("/health/live", self._live, methods=["GET"]),
                 StarletteRoute("/health/ready", self._ready, methods=["GET"]),
+                *self._observability_routes(),
+                StarletteRoute(
+                    "/health/deployments",
+                    deployments_health(authenticator, self.router),
+                    methods=["GET"],
+                ),
             ]
         )
+
+    def _observability_routes(self) -> list[BaseRoute]:
+        settings = self.config.observability
+        routes: list[BaseRoute] = []
+        if settings.metrics.enabled:
+            routes.append(StarletteRoute(settings.metrics.path, self._metrics, methods=["GET"]))
+        if settings.hub.enabled:
+            self.hub = Hub(
+                self.governance, self._authenticator, self.observability.live, self.router.snapshot
+            )
+            routes.extend(self.hub.routes())
+        return routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             handler = self._routes.get((scope["method"], scope["path"]))
             if handler is not None:
-                await handler(scope, receive, send)
+                observability = self.observability
+                observability.in_flight += 1
+                try:
+                    await handler(scope, receive, send)
+                finally:
+                    observability.in_flight -= 1
                 return
             path: str = scope["path"]
             if path in self._proxy_paths:
@@ -131,12 +221,50 @@ class Gateway:
     async def startup(self) -> None:
         await self.transport.start()
         await self.governance.start()
+        if self.audit is not None and self.audit_jobs is not None:
+            self.audit.start()
+            self.audit_jobs.start()
+        await self.observability.start()
+        if self.hub is not None:
+            self.hub.start()
+        # Everything built at start-up lives as long as the process: move it out of
+        # the collector's sight, so full collections under load scan only what
+        # requests allocate (measured: ~100 ms pauses and a third of the CPU without).
+        gc.collect()
+        gc.freeze()
         self.ready = True
 
     async def shutdown(self) -> None:
         self.ready = False
+        if self.audit is not None and self.audit_jobs is not None:
+            await self.audit_jobs.stop()
+            await self.audit.stop()  # everything queued is written before the database closes
         await self.governance.stop()
+        if self.hub is not None:
+            await self.hub.stop()
+        await self.observability.stop()
         await self.transport.stop()
+
+    def _cost(self, deployment: Deployment, prompt: int, completion: int, cached: int) -> int:
+        return cost_nusd(
+            self.governance.prices.for_deployment(deployment), prompt, completion, cached
+        )
+
+    def _queues(self) -> list[tuple[str, int, int]]:
+        ledger = self.governance.ledger
+        queues = [("spend_ledger", ledger.pending, ledger.flush_errors)]
+        if self.audit is not None:
+            queues.append(("audit_log", self.audit.pending, self.audit.flush_errors))
+        return queues
+
+    async def _metrics(self, request: Request) -> Response:
+        token = self.config.observability.metrics.token
+        if token is not None and not hmac.compare_digest(
+            request.headers.get("authorization", "").encode(),
+            b"Bearer " + token.get_secret_value().encode(),
+        ):
+            return Response(b"unauthorized\n", status_code=401, media_type="text/plain")
+        return Response(await self.observability.exposition(), media_type=METRICS_CONTENT_TYPE)
 
     async def _live(self, request: Request) -> Response:
         return Response(
@@ -157,6 +285,20 @@ class Gateway:
 
 async def _error(send: Send, error: GatewayError) -> None:
     await send_response(send, error.status, openai_error_body(error), JSON_HEADERS)
+
+
+def _governed_guardrails(governance: Governance) -> Callable[[Principal], Sequence[str]]:
+    """Guardrail policy names a virtual key's governance policies name (their resolved
+    ``guardrails``, once governance policies carry that field; none until then)."""
+
+    def names(principal: Principal) -> Sequence[str]:
+        if principal.kind != "virtual":
+            return ()
+        entry = governance.cache.entry(principal.id)
+        found = getattr(entry.policy, "guardrails", None) if entry is not None else None
+        return tuple(found) if found else ()
+
+    return names
 
 
 def create_app(config: GatewayConfig | None = None, master_digest: str | None = None) -> Gateway:

@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 
 from bastion import __version__
+from bastion.accounting.commands import register as register_accounting_commands
 from bastion.accounting.pricing import unpriced_models
 from bastion.config import ConfigError, GatewayConfig, load_config
 from bastion.governance.auth import MASTER_HASH_ENV, default_data_dir, resolve_master_key
 from bastion.governance.commands import register as register_governance_commands
+from bastion.observability.settings import MULTIPROC_ENV
 from bastion.providers.echo import ECHO_MODEL
 from bastion.store.database import Database, async_url
 
@@ -37,6 +39,18 @@ def _load(path: str | None) -> GatewayConfig:
         for problem in exc.problems:
             print(f"  {exc.source}: {problem}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _share_metrics(data_dir: Path, port: int) -> None:
+    """Several workers: each keeps its metrics in files of one directory, and a scrape
+    of any worker sums them (prometheus-client's multiprocess mode)."""
+    if os.environ.get(MULTIPROC_ENV):
+        return
+    directory = data_dir / "metrics" / str(port)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):  # a previous run's values
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(directory)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -99,6 +113,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if path:
         os.environ["BASTION_CONFIG"] = str(Path(path).resolve())
     os.environ[MASTER_HASH_ENV] = master.digest
+    if workers > 1 and config.observability.metrics.enabled:
+        _share_metrics(data_dir, port)
 
     import uvicorn
 
@@ -144,8 +160,9 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         d = config.pricing.default
         print(
             f"  No known price for: {', '.join(unpriced)}. The default price applies "
-            f"(${d.input:g} input / ${d.output:g} output per million tokens); "
-            "set pricing.models in the config to give theirs."
+            f"(${d.input:g} input / ${d.output:g} output per million tokens) to budgets only: "
+            "their cost is recorded as unknown. Set pricing.models or the model's price: "
+            "in the config to give theirs."
         )
     if config.server.workers > 1 and config.redis_url is None:
         print(
@@ -180,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_config_check)
 
     register_governance_commands(sub, lambda path: _load(_config_path(path)))
+    register_accounting_commands(sub, lambda path: _load(_config_path(path)))
     return parser
 
 

@@ -28,7 +28,12 @@ from pydantic import (
     model_validator,
 )
 
+from bastion.accounting.settings import AccountingConfig
+from bastion.guardrails.config import GuardrailsConfig
+from bastion.observability.audit_settings import AuditConfig
+from bastion.observability.settings import ObservabilityConfig
 from bastion.providers.registry import DISCOVERABLE, PROVIDER_KINDS
+from bastion.routing.settings import REGION_PATTERN, Capability, RoutingConfig, routing_problems
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 PositiveSeconds = Annotated[float, Field(gt=0, le=86_400)]
@@ -59,7 +64,7 @@ class KeyConfig(BaseModel):
     name: str = Field(min_length=1)
     key: SecretStr | None = None
     key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    role: Literal["user", "admin"] = "user"
+    role: Literal["user", "admin", "viewer"] = "user"  # viewer: reads the hub only
 
     @model_validator(mode="after")
     def _one_of(self) -> KeyConfig:
@@ -106,22 +111,46 @@ class ModelConfig(BaseModel):
     model: str = Field(min_length=1)
     timeouts: TimeoutsConfig | None = None
     defaults: dict[str, Any] = Field(default_factory=dict)  # request fields applied when absent
+    # Routing (docs/routing.md): how the router weighs this deployment within its group.
+    weight: float = Field(default=1.0, ge=0, le=1_000_000)
+    priority: int = Field(default=0, ge=0, le=1_000_000)  # lower is tried first
+    region: str | None = Field(default=None, pattern=REGION_PATTERN)
+    price: PriceConfig | None = None  # overrides pricing.models and the catalogue
+    context_window: int | None = Field(default=None, ge=1, le=100_000_000)
+    capabilities: tuple[Capability, ...] | None = None  # None: not declared (assumed all)
+    rpm: int | None = Field(default=None, ge=1, le=1_000_000_000)  # the provider's quota
+    tpm: int | None = Field(default=None, ge=1, le=1_000_000_000_000)
 
 
 class PriceConfig(BaseModel):
-    """A model's price in USD per million tokens."""
+    """A model's price in USD per million tokens (docs/accounting.md).
+
+    ``cached_input`` prices cache reads and ``cache_write`` cache writes (both default
+    to ``input``); ``embedding`` prices the tokens of an embeddings request (default
+    ``input``). ``taken`` is the date the price was read off the provider's page.
+    """
 
     model_config = _FROZEN
-    input: float = Field(ge=0, le=10_000)
-    output: float = Field(ge=0, le=10_000)
+    input: float = Field(default=0, ge=0, le=10_000)
+    output: float = Field(default=0, ge=0, le=10_000)
     cached_input: float | None = Field(default=None, ge=0, le=10_000)
+    cache_write: float | None = Field(default=None, ge=0, le=10_000)
+    embedding: float | None = Field(default=None, ge=0, le=10_000)
     max_output_tokens: int | None = Field(default=None, ge=1, le=10_000_000)
+    taken: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+    @model_validator(mode="after")
+    def _priced(self) -> PriceConfig:
+        if not {"input", "output", "embedding"} & self.model_fields_set:
+            raise ValueError("give at least one of 'input', 'output' or 'embedding'")
+        return self
 
 
 class PricingConfig(BaseModel):
     """Prices by model name (public name, ``provider/model`` or upstream model id).
 
-    They override the built-in catalogue; ``default`` applies to models priced nowhere.
+    They override the built-in catalogue. A model priced nowhere is recorded with an
+    unknown cost (NULL, never zero); ``default`` only bounds its budget reservation.
     """
 
     model_config = _FROZEN
@@ -138,7 +167,8 @@ class GovernanceConfig(BaseModel):
     # The output bound of a budget reservation when neither the request nor the price says.
     default_max_output_tokens: int = Field(default=4096, ge=1, le=10_000_000)
     redis_prefix: str = Field(default="bastion", pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")
-    spend_flush_interval: PositiveSeconds = 0.5
+    # Deprecated: accounting.flush_interval (when set here, it wins, for old configs).
+    spend_flush_interval: PositiveSeconds = 1.0
 
 
 class GatewayConfig(BaseModel):
@@ -150,9 +180,17 @@ class GatewayConfig(BaseModel):
     # Shared rate-limit and budget counters and change notifications across replicas.
     redis_url: SecretStr | None = None
     governance: GovernanceConfig = GovernanceConfig()
+    # PII, secrets, prompt injection and content policies (docs/guardrails.md).
+    guardrails: GuardrailsConfig = GuardrailsConfig()
     pricing: PricingConfig = PricingConfig()
+    # The spend ledger and the audit trail (docs/accounting.md).
+    accounting: AccountingConfig = AccountingConfig()
+    audit: AuditConfig = AuditConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: tuple[ModelConfig, ...] = ()
+    routing: RoutingConfig = RoutingConfig()
+    # Metrics, access logs, traces and the monitoring hub (docs/observability.md).
+    observability: ObservabilityConfig = ObservabilityConfig()
     timeouts: TimeoutsConfig = TimeoutsConfig()
     # The built-in test model bastion/echo: "auto" serves it only when no provider is configured.
     test_model: Literal["auto", "on", "off"] = "auto"
@@ -181,8 +219,9 @@ class GatewayConfig(BaseModel):
                         else ""
                     )
                 )
+        problems += routing_problems(self.routing, (m.name for m in self.models), self.providers)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))  # one per line: _describe splits them
         return self
 
     @property
@@ -315,14 +354,36 @@ def _describe(exc: ValidationError, lines: dict[tuple[str | int, ...], int]) -> 
             for p in err["loc"]
             if not (isinstance(p, str) and p.startswith(("function-", "tagged-")))
         )
-        # The nearest ancestor present in the file gives the line.
-        line = next((lines[loc[:i]] for i in range(len(loc), -1, -1) if loc[:i] in lines), None)
-        where = _format_path(loc) + (f" (line {line})" if line else "")
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown field"
+        if not loc and err["type"] == "value_error":
+            # Cross-reference checks report "path: problem" lines: each gets its own line number.
+            for part in message.split("\n"):
+                path, sep, text = part.partition(": ")
+                parsed = _parse_path(path) if sep else ()
+                where = f"{path} (line {_line(parsed, lines)})" if parsed else _format_path(())
+                problems.append(f"{where}: {text}" if parsed else f"{where}: {part}")
+            continue
+        line = _line(loc, lines)
+        where = _format_path(loc) + (f" (line {line})" if line else "")
         problems.append(f"{where}: {message}")
     return problems
+
+
+def _line(loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> int | None:
+    """The line of ``loc``, or of its nearest ancestor present in the file."""
+    return next((lines[loc[:i]] for i in range(len(loc), -1, -1) if loc[:i] in lines), None)
+
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _parse_path(path: str) -> tuple[str | int, ...]:
+    """``routing.groups.gpt.fallbacks[0]`` -> ("routing", "groups", "gpt", "fallbacks", 0)."""
+    if not path or " " in path:
+        return ()
+    return tuple(int(i) if i else name for name, i in _PATH_PART.findall(path))
 
 
 def discover_from_env(env: Mapping[str, str]) -> GatewayConfig:

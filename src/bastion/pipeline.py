@@ -26,6 +26,7 @@ from bastion.accounting.usage import StreamUsageTap, extract_usage
 from bastion.errors import GatewayError
 from bastion.governance.auth import Authenticator
 from bastion.governance.principal import Principal
+from bastion.observability.audit_bodies import BodyCapture
 from bastion.providers.base import (
     JSON,
     Deployment,
@@ -35,10 +36,16 @@ from bastion.providers.base import (
     ProviderAdapter,
 )
 from bastion.providers.canonical import base64_embeddings
+from bastion.routing.attempts import Attempt
 from bastion.routing.catalog import ModelCatalog
+from bastion.routing.plan import RoutePlan
+from bastion.routing.router import Router
 from bastion.transport import Transport, UpstreamStream
 
 log = logging.getLogger("bastion.pipeline")
+
+
+_NO_HEADERS: list[tuple[bytes, bytes]] = []  # shared, never mutated: the ingress replaces it
 
 
 class RequestContext:
@@ -46,19 +53,28 @@ class RequestContext:
 
     __slots__ = (
         "api_key",
+        "attempts",
         "body",
+        "capture",
+        "charged_nusd",
         "client_gone",
         "deployment",
         "deployments",
         "endpoint",
         "error",
+        "first_byte_ns",
+        "guardrails",
         "headers",
         "ingress",
         "model",
         "native",
+        "output_filters",
         "passthrough",
         "principal",
+        "regions",
+        "request_headers",
         "request_id",
+        "route",
         "started_ns",
         "status",
         "stream",
@@ -85,8 +101,15 @@ class RequestContext:
         self.model = ""
         self.stream = False
         self.deployments: tuple[Deployment, ...] = ()
-        self.deployment: Deployment | None = None
+        self.deployment: Deployment | None = None  # after the call: the one that served
+        # Routing: the caller's raw headers (rules, x-bastion-*), the regions policies
+        # allow (none: any), the route plan, and every upstream attempt made, in order.
+        self.request_headers: list[tuple[bytes, bytes]] = _NO_HEADERS
+        self.regions: tuple[frozenset[str], ...] = ()  # each set must allow the deployment
+        self.route: RoutePlan | None = None
+        self.attempts: list[Attempt] | None = None
         self.upstream_ns = 0
+        self.first_byte_ns = 0  # when the first streamed byte went to the caller (0: not yet)
         self.status = 0
         self.error: GatewayError | None = None
         self.usage: JSON | None = None
@@ -96,6 +119,14 @@ class RequestContext:
         self.ticket: object | None = None
         self.headers: list[tuple[bytes, bytes]] = []
         self.want_usage = False
+        self.charged_nusd: int | None = None  # what budgets were charged, once settled
+        # Audit: collects the answer as the caller receives it, when bodies are logged.
+        self.capture: BodyCapture | None = None
+        # Guardrails: the request's guardrail session (its verdicts: detector, kind, action,
+        # count, never a value), and the filters the answer goes through before the caller
+        # sees it (see OutputFilter). Empty: the answer passes as it came, raw bytes included.
+        self.guardrails: object | None = None
+        self.output_filters: tuple[OutputFilter, ...] = ()
 
     def server_timing(self) -> bytes:
         """``Server-Timing``: the gateway's own time and the upstream's, in ms."""
@@ -108,6 +139,20 @@ class RequestContext:
 
 class Stage(Protocol):
     async def __call__(self, ctx: RequestContext) -> None: ...
+
+
+class OutputFilter(Protocol):
+    """Looks at (and may rewrite) the answer; a stage adds it to ``ctx.output_filters``.
+
+    ``completion`` gets the finished answer; ``stream`` wraps the stream, which is
+    OpenAI-format SSE unless ``ctx.passthrough`` (a stage needing to read it sets
+    ``ctx.native = None``). Either may raise a GatewayError: before the first byte it
+    is the response, after it the stream ends with an error event.
+    """
+
+    def completion(self, ctx: RequestContext, done: Completion) -> Completion: ...
+
+    def stream(self, ctx: RequestContext, pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]: ...
 
 
 class Authenticate:
@@ -174,11 +219,15 @@ class Pipeline:
         transport: Transport,
         finishers: Sequence[Finisher] = (),
         model_filter: ModelFilter | None = None,
+        router: Router | None = None,
     ) -> None:
         self.authenticate = authenticate
         self.stages = tuple(stages)
         self.transport = transport
         self.finishers = tuple(finishers)
+        # Attempts the routed deployments with failover, retries, fallbacks and breakers
+        # when the request was routed by it; otherwise the call goes to ctx.deployment.
+        self.router = router
         # Which model names a principal may see (GET /v1/models); None: all of them.
         self.model_filter = model_filter
 
@@ -187,7 +236,17 @@ class Pipeline:
             await stage(ctx)
 
     async def complete(self, ctx: RequestContext) -> Completion:
-        deployment = _served(ctx)
+        if ctx.route is not None and self.router is not None:
+            done: Completion = await self.router.call(ctx, self._complete_on)
+        else:
+            done = await self._complete_on(ctx, _served(ctx))
+        for output in ctx.output_filters:
+            done = output.completion(ctx, done)
+        return done
+
+    async def _complete_on(self, ctx: RequestContext, deployment: Deployment) -> Completion:
+        """The whole answer of one deployment (one attempt, for the router)."""
+        ctx.passthrough = False
         adapter = deployment.adapter
         # An upstream may take less per call than a caller sends (Titan embeddings: one
         # input): such an adapter splits the request and merges the answers, in order.
@@ -256,9 +315,20 @@ class Pipeline:
 
         Returns an iterator of OpenAI-format SSE bytes. Pass-through when the
         upstream speaks OpenAI's format (the bytes as they arrive), translated
-        chunk by chunk otherwise.
+        chunk by chunk otherwise. A routed request fails over until the first
+        byte has arrived (the router holds the stream back until then).
         """
-        deployment = _served(ctx)
+        if ctx.route is not None and self.router is not None:
+            pieces: AsyncIterator[bytes] = await self.router.stream(ctx, self._open_on)
+        else:
+            pieces = await self._open_on(ctx, _served(ctx))
+        for output in ctx.output_filters:
+            pieces = output.stream(ctx, pieces)
+        return pieces
+
+    async def _open_on(self, ctx: RequestContext, deployment: Deployment) -> AsyncIterator[bytes]:
+        """Open one deployment's stream (one attempt, for the router)."""
+        ctx.passthrough = False
         adapter = deployment.adapter
         request, strip_usage = ctx.body, False
         if ctx.want_usage and ctx.endpoint == "chat":
@@ -291,6 +361,8 @@ class Pipeline:
                 return _metered_passthrough(upstream, ctx, StreamUsageTap(strip_usage))
             return _passthrough(upstream)
         decoder = adapter.stream_decoder(deployment)
+        # Native decoders always end with a usage chunk: the client sees it only if it asked.
+        strip_usage = ctx.endpoint == "chat" and not _asks_for_usage(ctx.body)
         return _translate(upstream, decoder, ctx if ctx.want_usage else None, strip_usage)
 
     def finish(self, ctx: RequestContext) -> None:
@@ -368,11 +440,16 @@ def _with_stream_usage(body: JSON) -> tuple[JSON, bool]:
     Returns the body for the upstream and whether the client did not ask for it
     (then the chunk is removed from what the client receives).
     """
-    options = body.get("stream_options")
-    if isinstance(options, dict) and options.get("include_usage"):
+    if _asks_for_usage(body):
         return body, False
+    options = body.get("stream_options")
     extra = options if isinstance(options, dict) else {}
     return {**body, "stream_options": {**extra, "include_usage": True}}, True
+
+
+def _asks_for_usage(body: JSON) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and bool(options.get("include_usage"))
 
 
 async def _passthrough(upstream: UpstreamStream) -> AsyncIterator[bytes]:
@@ -412,8 +489,8 @@ async def _translate(
                 usage = c.get("usage")
                 if isinstance(usage, dict):
                     ctx.usage = usage
-            if strip_usage:
-                chunks = [c for c in chunks if c.get("choices") or not c.get("usage")]
+        if strip_usage:
+            chunks = [c for c in chunks if c.get("choices") or not c.get("usage")]
         return b"".join(b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks)
 
     try:

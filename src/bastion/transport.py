@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -29,6 +30,17 @@ class UpstreamResponse:
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+
+class TransportHook(Protocol):
+    """Sees every upstream attempt: may add headers before it is sent (e.g. a W3C
+    ``traceparent``), and hears how it ended. Kept general: nothing provider-specific."""
+
+    def before(self, req: UpstreamRequest, label: str) -> tuple[UpstreamRequest, Any]:
+        """The request to send (with any added headers) and a token for ``after``."""
+        ...
+
+    def after(self, token: Any, status: int, error: BaseException | None) -> None: ...
 
 
 class UpstreamStream:
@@ -88,6 +100,7 @@ class Transport:
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
         self._echo = EchoUpstream()
+        self.hook: TransportHook | None = None  # None: nothing to call (tracing off)
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
@@ -122,6 +135,19 @@ class Transport:
 
     async def send(self, req: UpstreamRequest, timeouts: Timeouts, label: str) -> UpstreamResponse:
         """Send a request and read the whole response."""
+        hook = self.hook
+        if hook is None:
+            return await self._send(req, timeouts, label)
+        req, token = hook.before(req, label)
+        try:
+            resp = await self._send(req, timeouts, label)
+        except BaseException as exc:
+            hook.after(token, 0, exc)
+            raise
+        hook.after(token, resp.status, None)
+        return resp
+
+    async def _send(self, req: UpstreamRequest, timeouts: Timeouts, label: str) -> UpstreamResponse:
         if req.url.startswith("bastion://"):
             status, body = await self._echo.respond(req.url, req.body or b"{}")
             return UpstreamResponse(status, {"content-type": "application/json"}, body)
@@ -144,6 +170,21 @@ class Transport:
         self, req: UpstreamRequest, timeouts: Timeouts, label: str
     ) -> UpstreamStream:
         """Send a request and return as soon as the response headers arrive."""
+        hook = self.hook
+        if hook is None:
+            return await self._open_stream(req, timeouts, label)
+        req, token = hook.before(req, label)
+        try:
+            stream = await self._open_stream(req, timeouts, label)
+        except BaseException as exc:
+            hook.after(token, 0, exc)
+            raise
+        hook.after(token, stream.status, None)  # the attempt's span ends at the headers
+        return stream
+
+    async def _open_stream(
+        self, req: UpstreamRequest, timeouts: Timeouts, label: str
+    ) -> UpstreamStream:
         if req.url.startswith("bastion://"):
             return UpstreamStream(
                 200, {"content-type": "text/event-stream"}, self._echo.stream(req.body or b"{}")
@@ -175,4 +216,4 @@ async def _iter_body(resp: aiohttp.ClientResponse, label: str) -> AsyncIterator[
         resp.release()
 
 
-__all__ = ["Transport", "UpstreamResponse", "UpstreamStream"]
+__all__ = ["Transport", "TransportHook", "UpstreamResponse", "UpstreamStream"]

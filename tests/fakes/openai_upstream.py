@@ -10,7 +10,11 @@ What it answers is chosen by the upstream model id it receives (for Azure, the d
 - ``tool-call`` / ``parallel-tools``: one / two calls to the request's tools (text if the
   last message is a tool result); ``parallel-tools-interleaved`` interleaves the two
   calls' stream deltas, as some OpenAI-compatible servers do (OpenAI sends them in turn);
-- ``error-400|404|429|500|503``: that status with OpenAI's error body;
+- ``json``: ``{"answer": 42}``; ``stop-seq``: ``"one two three four five"`` cut before the
+  first of the request's ``stop`` sequences it contains; ``content-filter``: no content,
+  ``finish_reason: "content_filter"`` (the output was filtered);
+- ``error-400|404|429|500|503``: that status with OpenAI's error body (``error-400`` and
+  ``context-too-long`` are a ``context_length_exceeded`` error);
 - ``slow-<seconds>``: waits before sending headers, then answers normally;
 - ``stream-hang``: streams the first chunks, then waits until the client leaves;
 - ``echo-body``: the received JSON body, serialised, as the assistant content.

@@ -46,18 +46,22 @@ CACHED_CACHED_TOKENS = 1024
 CACHED_COMPLETION_TOKENS = 192
 CACHED_REASONING_TOKENS = 128
 TOOL_MODELS = frozenset({"tool-call", "parallel-tools", "parallel-tools-interleaved"})
+JSON_TEXT = '{"answer": 42}'  # what "json" answers
+STOP_SEQ_TEXT = "one two three four five"  # what "stop-seq" answers, cut at a stop sequence
 HANG_EVENTS = 2  # "stream-hang" sends the role chunk and the first content chunk
 
+_CONTEXT_TOO_LONG = (
+    400,
+    "This model's maximum context length is 128000 tokens. However, your messages "
+    "resulted in 130532 tokens. Please reduce the length of the messages.",
+    "invalid_request_error",
+    "messages",
+    "context_length_exceeded",
+)
 SCENARIO_ERRORS: dict[str, tuple[int, str, str, str | None, str | None]] = {
     # status, message ({model} is filled in), type, param, code
-    "error-400": (
-        400,
-        "This model's maximum context length is 128000 tokens. However, your messages "
-        "resulted in 130532 tokens. Please reduce the length of the messages.",
-        "invalid_request_error",
-        "messages",
-        "context_length_exceeded",
-    ),
+    "error-400": _CONTEXT_TOO_LONG,
+    "context-too-long": _CONTEXT_TOO_LONG,
     "error-404": (
         404,
         "The model `{model}` does not exist or you do not have access to it.",
@@ -246,6 +250,12 @@ def answer(body: dict[str, Any], model: str) -> Answer:
         text = "The tool said: " + _text(last.get("content"))
     elif model == "echo-body":
         text = orjson.dumps(body).decode()
+    elif model == "json":
+        text = JSON_TEXT
+    elif model == "stop-seq":
+        text = _cut_at_stop(STOP_SEQ_TEXT, body.get("stop"))
+    elif model == "content-filter":  # the output was filtered: no content, finish content_filter
+        return Answer(None, (), (), "content_filter", _usage(prompt, 0))
     else:
         users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
         text = "Hello! You said: " + (_text(users[-1].get("content")) if users else "")
@@ -255,6 +265,13 @@ def answer(body: dict[str, Any], model: str) -> Answer:
         pieces, finish = pieces[:limit], "length"
     usage = CACHED_USAGE if model == "gpt-cached" else _usage(prompt, len(pieces))
     return Answer("".join(pieces), pieces, (), finish, usage)
+
+
+def _cut_at_stop(text: str, stop: Any) -> str:
+    """``text`` up to the first stop sequence found in it (OpenAI leaves the sequence out)."""
+    stops = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
+    cuts = [text.index(s) for s in stops if isinstance(s, str) and s and s in text]
+    return text[: min(cuts)] if cuts else text
 
 
 def _deltas(reply: Answer) -> list[tuple[dict[str, Any], str | None]]:

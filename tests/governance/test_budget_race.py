@@ -54,8 +54,9 @@ async def _ledger(database: str, key_id: str) -> tuple[int, int]:
         row = (
             await conn.execute(
                 sa.text(
+                    # One ledger row per request: the refused ones (429) cost nothing.
                     "SELECT coalesce(sum(cost_nusd), 0), count(*) FROM spend_ledger "
-                    "WHERE key_id = :key"
+                    "WHERE key_id = :key AND status = 200"
                 ),
                 {"key": key_id},
             )

@@ -175,7 +175,10 @@ async def test_plain_chat(client: openai.AsyncOpenAI, fake: FakeCohere) -> None:
 
 async def test_streamed_chat(client: openai.AsyncOpenAI, fake: FakeCohere) -> None:
     chunks = await _stream(
-        client, model="command", messages=[{"role": "user", "content": "hello there"}]
+        client,
+        model="command",
+        messages=[{"role": "user", "content": "hello there"}],
+        stream_options={"include_usage": True},
     )
     assert _sent(fake) == {
         "model": "command-a-03-2025",

@@ -140,3 +140,25 @@ async def test_settlements_in_a_batch_all_apply(counters: Counters) -> None:
     assert await counters.budgets(["budget:key:h:total"]) == [BudgetState(120, 0)]
     five = [await counters.admit(Plan(gates=(gate,)), T0) for _ in range(6)]
     assert [a.ok for a in five] == [True] * 5 + [False]  # every gate place came back
+
+
+async def test_a_ticket_settles_once_however_often_it_is_sent(counters: Counters) -> None:
+    key = "budget:key:i:total"
+    gate = GateCheck("inflight:key:i", 2)
+    assert (await counters.admit(Plan(gates=(gate,), ticket="t-0"), T0)).ok  # stays in flight
+    plan = Plan(gates=(gate,), budgets=(BudgetCheck(key, 1000, 300, 0),), ticket="t-1")
+    assert (await counters.admit(plan, T0)).ok
+    settle = Settlement(gates=(gate.key,), budgets=((key, 300, 100, 0),), ticket="t-1")
+    # Sent again after an error whose outcome was unknown (a lost reply): applied once.
+    await counters.settle(settle, T0)
+    await counters.settle_batch([settle, settle], T0)
+    assert await counters.budgets([key]) == [BudgetState(100, 0)]
+    # Releasing an admission that was refused (or never ran) releases nothing.
+    refused = Plan(gates=(gate,), budgets=(BudgetCheck(key, 1000, 950, 0),), ticket="t-2")
+    assert not (await counters.admit(refused, T0)).ok
+    release = Settlement(gates=(gate.key,), budgets=((key, 950, 0, 0),), ticket="t-2")
+    await counters.settle(release, T0)
+    assert await counters.budgets([key]) == [BudgetState(100, 0)]
+    # t-0 still holds its place: one more request fits, not two.
+    assert (await counters.admit(Plan(gates=(gate,), ticket="t-3"), T0)).ok
+    assert not (await counters.admit(Plan(gates=(gate,), ticket="t-4"), T0)).ok

@@ -1,89 +1,208 @@
-"""The spend ledger writer: records queue in memory and reach the database in batches.
+"""The spend ledger: one row per authenticated request, written in batches off the request path.
 
-The request path only appends to a list. A background task writes what has
-gathered every ``interval`` seconds (or sooner when a batch fills), so the
-database sees one insert per batch, never one per request. A failed write is
-retried on the next tick; past ``max_pending`` records the oldest are dropped
-with an error in the log rather than letting memory grow without bound.
+    Meter (stage)       every request asks its upstream for usage (streams included)
+    Accountant (finish) queues (context, time); nothing else on the request path
+    SpendLedger         every ``flush_interval``: rows built from the queued contexts,
+                        priced, and inserted in one transaction (store/ledger_store.py)
+
+A row holds who (key, user, team, org, application), what (endpoint, requested
+model, served deployment and provider, retries and fallbacks), the tokens by
+kind (input, output, cache reads, cache writes, reasoning), the cost (NULL when
+no price is known, never zero), what budgets were charged, latencies (total,
+upstream, time to first token), status, error class, cache hit and the caller's
+tags. A request whose upstream reported no usage is estimated and marked so.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from bastion.accounting.pricing import (
+    PriceCatalog,
+    UsageCount,
+    estimate_prompt_tokens,
+    read_usage,
+    usage_cost,
+)
+from bastion.accounting.settings import AccountingConfig
+from bastion.store.batch import BatchWriter
+from bastion.store.ledger_store import LedgerStore
+
+if TYPE_CHECKING:
+    from bastion.pipeline import RequestContext
 
 log = logging.getLogger("bastion.accounting")
 
 Row = dict[str, Any]
-Sink = Callable[[Sequence[Row]], Awaitable[None]]
+Entry = tuple["RequestContext", float, int]  # the context, wall time and perf time at finish
+_TAG_CHARS = 200
+
+
+class Meter:
+    """A stage: capture every request's usage (the gateway asks streams for it)."""
+
+    async def __call__(self, ctx: RequestContext) -> None:
+        ctx.want_usage = True
 
 
 class SpendLedger:
-    def __init__(
-        self,
-        sink: Sink,
-        interval: float = 0.5,
-        batch: int = 1000,
-        max_pending: int = 200_000,
-    ) -> None:
-        self._sink = sink
-        self._interval = interval
-        self._batch = batch
-        self._max_pending = max_pending
-        self._pending: list[Row] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()
+    """Queues finished requests and writes them as ledger rows, in batches."""
 
-    def record(self, row: Row) -> None:
-        self._pending.append(row)
-        if len(self._pending) >= self._batch:
-            self._wake.set()
+    def __init__(self, store: LedgerStore, prices: PriceCatalog, config: AccountingConfig) -> None:
+        self._store = store
+        self._prices = prices
+        self._tags_header = config.tags_header.encode()
+        self._max_tags = config.max_tags
+        self._writer: BatchWriter[Entry | Row] = BatchWriter(
+            self._write,
+            "spend ledger",
+            prepare=self._rows,
+            interval=config.flush_interval,
+            max_pending=config.max_pending,
+        )
+        self.unpriced: dict[str, int] = {}  # deployment label -> requests without a price
+
+    def __call__(self, ctx: RequestContext) -> None:
+        """The finisher: authenticated requests are queued, as they are."""
+        if ctx.principal is not None:
+            self._writer.add((ctx, time.time(), time.perf_counter_ns()))
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        return self._writer.pending
+
+    @property
+    def flush_errors(self) -> int:
+        """Consecutive failed writes (0: the database takes the rows)."""
+        return self._writer.failures
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="bastion-spend-ledger")
+        self._writer.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self.flush()
+        await self._writer.stop()
 
-    async def flush(self) -> None:
-        async with self._lock:
-            while self._pending:
-                rows = self._pending[: self._batch]
-                try:
-                    await self._sink(rows)
-                except Exception as exc:
-                    log.error(
-                        "could not write %d spend records (%s); retrying",
-                        len(rows),
-                        type(exc).__name__,
-                    )
-                    self._trim()
-                    return
-                del self._pending[: len(rows)]
+    async def flush(self) -> bool:
+        return await self._writer.flush()
 
-    def _trim(self) -> None:
-        excess = len(self._pending) - self._max_pending
-        if excess > 0:
-            log.error("dropping %d spend records: the database has been unreachable", excess)
-            del self._pending[:excess]
+    def _rows(self, items: Sequence[Entry | Row]) -> list[Entry | Row]:
+        return [item if isinstance(item, dict) else self.row(*item) for item in items]
 
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            self._wake.clear()
-            await self.flush()
+    async def _write(self, items: Sequence[Entry | Row], again: bool) -> None:
+        await self._store.insert([item for item in items if isinstance(item, dict)], again)
+
+    # --- a context becomes a row ---------------------------------------------------------
+
+    def row(self, ctx: RequestContext, at: float, finished_ns: int) -> Row:
+        principal = ctx.principal
+        if principal is None:
+            raise ValueError("the ledger records authenticated requests only")
+        deployment = ctx.deployment
+        error = ctx.error
+        status = ctx.status or (error.status if error is not None else 0)
+        error_class = (error.code or error.error_type) if error is not None else None
+        if status == 499 and error_class is None:
+            error_class = "client_disconnected"
+        usage, estimated = self._usage(ctx)
+        cost: int | None = 0
+        source: str | None = None
+        if deployment is not None and usage.total:
+            price = self._prices.known(deployment)
+            if price is None:
+                cost = None
+                self._unpriced(deployment.label)
+            else:
+                cost, source = usage_cost(price, usage, ctx.endpoint), price.source
+        attempts = ctx.attempts
+        first = ctx.first_byte_ns
+        upstream = ctx.upstream_ns
+        return {
+            "request_id": ctx.request_id,
+            "at": at,
+            "key_id": principal.id,
+            "org_id": principal.org_id,
+            "team_id": principal.team_id,
+            "user_id": principal.user_id,
+            "app_id": principal.app,
+            "model": ctx.model[:200],
+            "endpoint": ctx.endpoint,
+            "status": status,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "cost_nusd": cost,
+            "estimated": estimated,
+            "ingress": ctx.ingress,
+            "deployment": deployment.label[:200] if deployment is not None else None,
+            "provider": deployment.provider.name[:64] if deployment is not None else None,
+            "cached_tokens": usage.cached_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+            "reasoning_tokens": usage.reasoning_tokens,
+            "charged_nusd": ctx.charged_nusd,
+            "price_source": source,
+            "latency_ms": (finished_ns - ctx.started_ns) // 1000 / 1000,
+            "upstream_ms": upstream // 1000 / 1000 if upstream else None,
+            "ttft_ms": (first - ctx.started_ns) // 1000 / 1000 if first else None,
+            "error": error_class[:64] if error_class is not None else None,
+            "stream": ctx.stream,
+            "cache_hit": bool(getattr(ctx, "cache_hit", False)),
+            "attempts": len(attempts) if attempts else (1 if upstream else 0),
+            "fallbacks": _fallbacks(attempts, ctx.model) if attempts else 0,
+            "tags": self._tags(ctx) if ctx.request_headers or "metadata" in ctx.body else None,
+        }
+
+    def _usage(self, ctx: RequestContext) -> tuple[UsageCount, bool]:
+        if ctx.usage is not None:
+            return read_usage(ctx.usage), False
+        side_call = ctx.native is not None and ctx.native.operation is not None  # count_tokens
+        worked = ctx.upstream_ns > 0 and ctx.status in (200, 499)
+        if ctx.deployment is None or side_call or not worked:
+            return UsageCount(0, 0, 0), False  # refused, or failed before the upstream worked
+        # The upstream answered (or was cut off) without a usage report: the prompt is
+        # estimated (it errs high); what it generated is unknown.
+        try:
+            prompt = estimate_prompt_tokens(ctx.endpoint, ctx.body)
+        except Exception:
+            prompt = 0
+        return UsageCount(prompt, 0, 0), True
+
+    def _unpriced(self, label: str) -> None:
+        count = self.unpriced.get(label, 0) + 1
+        if count == 1 or count % 10_000 == 0:
+            log.warning(
+                "no price for %s: its cost is recorded as unknown (%d request(s) so far); "
+                "set pricing.models or the model's price: in the config",
+                label,
+                count,
+            )
+        if count == 1 and len(self.unpriced) >= 10_000:
+            return  # bounded: a flood of distinct unknown models is not kept
+        self.unpriced[label] = count
+
+    def _tags(self, ctx: RequestContext) -> str | None:
+        tags: list[str] = []
+        for name, value in ctx.request_headers:
+            if name == self._tags_header:
+                tags += _split(value.decode("latin-1"))
+        metadata = ctx.body.get("metadata") if isinstance(ctx.body, dict) else None
+        if isinstance(metadata, dict):
+            tags += [
+                f"{k}:{v}" for k, v in metadata.items() if isinstance(v, str | int | bool | float)
+            ]
+        if not tags:
+            return None
+        unique = list(dict.fromkeys(t[:_TAG_CHARS] for t in tags if t))[: self._max_tags]
+        return orjson.dumps(unique).decode() if unique else None
+
+
+def _fallbacks(attempts: Sequence[Any], requested: str) -> int:
+    """Deployments of other model groups tried (the router's fallbacks)."""
+    return len({a.deployment.name for a in attempts} - {requested})
+
+
+def _split(value: str) -> Iterable[str]:
+    return (part.strip() for part in value.split(","))

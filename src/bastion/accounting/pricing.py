@@ -1,11 +1,16 @@
 """Model prices, the cost of a request, and its worst case before it runs.
 
-Prices come from, in order: ``pricing.models`` in the config (by public model
-name, ``provider/model`` label, ``kind/model`` or upstream model id), the
-built-in catalogue ``data/prices.json`` (``kind/model``, then the bare model
-id), and ``pricing.default``. Inside, prices are integer pico-dollars per
-token and costs integer nano-dollars, so sums are exact everywhere (Python,
-SQL, Redis) and a budget is never off by a rounding error.
+Prices come from, in order: a ``models:`` entry's own ``price:``, ``pricing.models``
+in the config (by public model name, ``provider/model`` label, ``kind/model`` or
+upstream model id), and the built-in catalogue ``data/prices.json`` (``kind/model``,
+then the bare model id), each entry with the date it was taken. A model priced
+nowhere has no known cost: the ledger records NULL, never zero, and only budget
+reservations fall back to ``pricing.default`` (so an unpriced model cannot slip
+past a budget).
+
+Inside, prices are integer pico-dollars per token, read from their decimal text
+(never through binary floating point), and costs are integer nano-dollars: sums
+are exact everywhere (Python, SQL, Redis), over any number of rows.
 """
 
 from __future__ import annotations
@@ -13,80 +18,123 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
 from typing import Any, Literal
 
 import orjson
 
 from bastion.config import GatewayConfig, PriceConfig, PricingConfig
-from bastion.providers.base import JSON, Deployment, Endpoint
+from bastion.providers.base import JSON, Deployment, DeploymentPrice, Endpoint
 
 NANO_PER_USD = 1_000_000_000
 _IMAGE_TOKENS = 1_600  # a generous bound for one image part
 _CHARS_PER_TOKEN = 3  # below English's ~4, so the estimate errs high
+# Bedrock's cross-region inference profiles prefix a model id with a geography.
+_GEO_PREFIXES = frozenset({"us", "eu", "apac", "global", "us-gov", "jp", "au", "ca"})
+
+PriceSource = Literal["deployment", "config", "catalogue", "default"]
+
+
+def pico_per_token(usd_per_million: float) -> int:
+    """USD per million tokens -> pico-dollars per token, exactly (from the decimal text)."""
+    value = Decimal(str(usd_per_million)) * 1_000_000
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """Pico-dollars per token (USD per million tokens x 10^6)."""
+    """Pico-dollars per token (USD per million tokens x 10^6). Build with ``from_config``."""
 
     input: int
     output: int
-    cached_input: int
+    cached_input: int  # cache reads
     max_output_tokens: int | None
-    source: Literal["config", "catalogue", "default"]
+    source: PriceSource
+    cache_write: int = 0
+    embedding: int = 0
+    taken: str | None = None  # the date the price was read off the provider's page
 
     @classmethod
-    def from_config(
-        cls, p: PriceConfig, source: Literal["config", "catalogue", "default"]
-    ) -> Price:
-        cached = p.cached_input if p.cached_input is not None else p.input
+    def from_config(cls, p: PriceConfig, source: PriceSource, taken: str | None = None) -> Price:
+        base = pico_per_token(p.input)
         return cls(
-            round(p.input * 1_000_000),
-            round(p.output * 1_000_000),
-            round(cached * 1_000_000),
+            base,
+            pico_per_token(p.output),
+            pico_per_token(p.cached_input) if p.cached_input is not None else base,
             p.max_output_tokens,
             source,
+            pico_per_token(p.cache_write) if p.cache_write is not None else base,
+            pico_per_token(p.embedding) if p.embedding is not None else base,
+            p.taken or taken,
         )
-
-
-def cost_nusd(
-    price: Price, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0
-) -> int:
-    """The cost in nano-dollars, rounded up."""
-    cached = min(max(cached_tokens, 0), prompt_tokens)
-    pico = (
-        (prompt_tokens - cached) * price.input
-        + cached * price.cached_input
-        + completion_tokens * price.output
-    )
-    return -(-pico // 1000)
 
 
 @dataclass(frozen=True, slots=True)
 class UsageCount:
+    """Tokens by kind. ``prompt_tokens`` includes cache reads and writes, and
+    ``completion_tokens`` the reasoning tokens, as OpenAI counts them."""
+
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
 
     @property
     def total(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
 
+def usage_cost(price: Price, usage: UsageCount, endpoint: Endpoint = "chat") -> int:
+    """The cost in nano-dollars, rounded up: each kind of token at its own price."""
+    prompt = usage.prompt_tokens
+    if endpoint == "embeddings":
+        pico = prompt * price.embedding
+    else:
+        cached = min(max(usage.cached_tokens, 0), prompt)
+        written = min(max(usage.cache_write_tokens, 0), prompt - cached)
+        pico = (
+            (prompt - cached - written) * price.input
+            + cached * price.cached_input
+            + written * price.cache_write
+            + usage.completion_tokens * price.output
+        )
+    return -(-pico // 1000)
+
+
+def cost_nusd(
+    price: Price, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0
+) -> int:
+    """The cost in nano-dollars, rounded up (chat tokens without cache writes)."""
+    return usage_cost(price, UsageCount(prompt_tokens, completion_tokens, cached_tokens))
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return max(value, 0)
+    if isinstance(value, float) and value.is_integer():  # Cohere counts in floats
+        return max(int(value), 0)
+    return 0
+
+
 def read_usage(usage: Mapping[str, Any]) -> UsageCount:
     """Token counts from an OpenAI-format ``usage`` object (absent fields count as 0)."""
-
-    def _int(value: Any) -> int:
-        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-    prompt = _int(usage.get("prompt_tokens"))
-    completion = _int(usage.get("completion_tokens"))
+    prompt = _count(usage.get("prompt_tokens"))
+    completion = _count(usage.get("completion_tokens"))
     if not completion and not prompt:
-        prompt = _int(usage.get("total_tokens"))
+        prompt = _count(usage.get("total_tokens"))
     details = usage.get("prompt_tokens_details")
-    cached = _int(details.get("cached_tokens")) if isinstance(details, dict) else 0
-    return UsageCount(prompt, completion, cached)
+    cached = written = reasoning = 0
+    if isinstance(details, dict):
+        cached = _count(details.get("cached_tokens"))
+        written = _count(details.get("cache_write_tokens"))
+    out = usage.get("completion_tokens_details")
+    if isinstance(out, dict):
+        reasoning = _count(out.get("reasoning_tokens"))
+    return UsageCount(prompt, completion, cached, written, reasoning)
 
 
 class PriceCatalog:
@@ -101,6 +149,7 @@ class PriceCatalog:
             self._bare.setdefault(name.partition("/")[2], price)
         self.default = Price.from_config(config.default, "default")
         self._memo: dict[tuple[str, str], Price] = {}
+        self._own: dict[DeploymentPrice, Price] = {}  # from models: entries, so bounded
 
     def lookup(self, names: Iterable[str]) -> Price:
         names = list(names)
@@ -116,6 +165,13 @@ class PriceCatalog:
         return self.default
 
     def for_deployment(self, deployment: Deployment) -> Price:
+        """The deployment's price; ``pricing.default`` when priced nowhere (for budgets)."""
+        own = deployment.price  # a models: entry's own price wins over everything
+        if own is not None:
+            found = self._own.get(own)
+            if found is None:
+                found = self._own[own] = Price.from_config(_own_price(own), "deployment")
+            return found
         memo_key = (deployment.name, deployment.label)
         price = self._memo.get(memo_key)
         if price is None:
@@ -124,25 +180,79 @@ class PriceCatalog:
                 self._memo[memo_key] = price
         return price
 
+    def known(self, deployment: Deployment) -> Price | None:
+        """The deployment's price, or None when nothing prices it (its cost is unknown)."""
+        price = self.for_deployment(deployment)
+        return None if price.source == "default" else price
+
+    def listing(self) -> list[dict[str, Any]]:
+        """Every configured and catalogued price, in USD per million tokens."""
+        rows = [
+            _listed(name, price)
+            for table in (self._config, self._builtin)
+            for name, price in sorted(table.items())
+        ]
+        rows.append(_listed("(default, budgets only)", self.default))
+        return rows
+
+
+def _own_price(own: DeploymentPrice) -> PriceConfig:
+    return PriceConfig(
+        input=own.input,
+        output=own.output,
+        cached_input=own.cached_input,
+        cache_write=own.cache_write,
+        embedding=own.embedding,
+    )
+
+
+def _usd(pico: int) -> str:
+    return str(Decimal(pico) / 1_000_000)
+
+
+def _listed(name: str, price: Price) -> dict[str, Any]:
+    return {
+        "model": name,
+        "source": price.source,
+        "input": _usd(price.input),
+        "output": _usd(price.output),
+        "cached_input": _usd(price.cached_input),
+        "cache_write": _usd(price.cache_write),
+        "embedding": _usd(price.embedding),
+        "taken": price.taken,
+    }
+
 
 def deployment_names(deployment: Deployment) -> list[str]:
-    return [
+    names = [
         deployment.name,
         deployment.label,
         f"{deployment.provider.kind}/{deployment.model}",
         deployment.model,
     ]
+    geo, dot, rest = deployment.model.partition(".")
+    if dot and geo in _GEO_PREFIXES and "." in rest:  # us.anthropic.claude-...: the model
+        names += [f"{deployment.provider.kind}/{rest}", rest]
+    return names
+
+
+def _catalogue() -> dict[str, Any]:
+    text = resources.files("bastion").joinpath("data/prices.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
 
 
 def load_builtin_prices() -> dict[str, PriceConfig]:
-    text = resources.files("bastion").joinpath("data/prices.json").read_text(encoding="utf-8")
-    models = json.loads(text)["models"]
-    return {name: PriceConfig.model_validate(p) for name, p in models.items()}
+    data = _catalogue()
+    taken = data.get("taken")
+    return {
+        name: PriceConfig.model_validate({"taken": taken, **p})
+        for name, p in data["models"].items()
+    }
 
 
 def prices_taken() -> str:
-    text = resources.files("bastion").joinpath("data/prices.json").read_text(encoding="utf-8")
-    return str(json.loads(text).get("taken", "unknown"))
+    return str(_catalogue().get("taken", "unknown"))
 
 
 # --- the worst case, before the request runs --------------------------------------------
@@ -224,6 +334,6 @@ def unpriced_models(config: GatewayConfig) -> list[str]:
         provider = config.providers.get(m.provider)
         kind = (provider.kind if provider is not None else None) or m.provider
         names = [m.name, f"{m.provider}/{m.model}", f"{kind}/{m.model}", m.model]
-        if catalog.lookup(names).source == "default" and m.name not in out:
+        if m.price is None and catalog.lookup(names).source == "default" and m.name not in out:
             out.append(m.name)
     return out

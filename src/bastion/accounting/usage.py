@@ -72,6 +72,8 @@ class StreamUsageTap:
 
     def feed(self, piece: bytes) -> bytes:
         """The bytes to forward now: whole events only (a partial one waits for its end)."""
+        if not self._held and piece.endswith(b"\n\n") and not _may_hold_usage(piece):
+            return piece  # the usual piece: whole events, no usage object
         buf = self._held + piece if self._held else piece
         if b"\r" in buf:
             buf = buf.replace(b"\r\n", b"\n")
@@ -105,6 +107,12 @@ class StreamUsageTap:
                         continue  # the chunk the gateway asked for; the client did not
             kept.append(event + b"\n\n")
         return b"".join(kept)
+
+
+def _may_hold_usage(piece: bytes) -> bool:
+    """False when every ``"usage"`` in ``piece`` is null (substring counts, no regex)."""
+    found = piece.count(b'"usage"')
+    return bool(found) and found != piece.count(b'"usage":null') + piece.count(b'"usage": null')
 
 
 def _event_json(event: bytes) -> JSON | None:

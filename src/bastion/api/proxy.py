@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Protocol
 
@@ -110,6 +111,7 @@ async def run_proxy(
 ) -> None:
     """Serve one proxied request from start to finish (see the module docstring)."""
     ctx.api_key = bearer_or_api_key(scope)
+    ctx.request_headers = scope["headers"]  # for routing rules and x-bastion-* (not copied)
     started = False  # response headers sent
     watcher: asyncio.Task[None] | None = None
     try:
@@ -122,18 +124,22 @@ async def run_proxy(
         if ctx.stream:
             pieces = await pipeline.open_stream(ctx)
             out = wire.stream(ctx, pieces)
-            ctx.status = 200
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": response_headers(ctx, SSE_HEADERS),
-                }
-            )
-            started = True
-            try:
+            if ctx.capture is not None:  # the audit trail keeps this answer
+                out = ctx.capture.tee(out)
+            try:  # from here the stream is always closed, even if the client leaves now
+                ctx.status = 200
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": response_headers(ctx, SSE_HEADERS),
+                    }
+                )
+                started = True
                 async for piece in out:
                     await send({"type": "http.response.body", "body": piece, "more_body": True})
+                    if not ctx.first_byte_ns:  # time to first token, for metrics and traces
+                        ctx.first_byte_ns = time.perf_counter_ns()
             except GatewayError as error:  # after the first byte: end with an error event
                 ctx.error = error
                 await send(
@@ -151,6 +157,8 @@ async def run_proxy(
         else:
             completion = await pipeline.complete(ctx)
             body = wire.answer(ctx, completion)
+            if ctx.capture is not None:
+                ctx.capture.add(body)
             ctx.status = 200
             await send_response(send, 200, body, response_headers(ctx, JSON_HEADERS))
     except GatewayError as error:

@@ -49,7 +49,7 @@ def register(sub: Any, load_config: LoadConfig) -> None:
     create.add_argument("--name", required=True)
     for owner in ("org", "team", "user", "app"):
         create.add_argument(f"--{owner}", dest=f"{owner}_id")
-    create.add_argument("--role", choices=["user", "admin"], default="user")
+    create.add_argument("--role", choices=["user", "admin", "viewer"], default="user")
     create.add_argument("--expires-in", type=int, dest="expires_in", help="seconds")
     _policy_flags(create)
     _common(keys.add_parser("list", help="list keys (by prefix)"))
@@ -103,6 +103,12 @@ def _policy_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-concurrent", type=int, dest="max_concurrent")
     parser.add_argument("--budget", type=float, help="USD per period")
     parser.add_argument("--period", choices=["daily", "weekly", "monthly", "total"])
+    parser.add_argument(
+        "--body-logging",
+        dest="body_logging",
+        choices=["off", "metadata", "on"],
+        help="what the audit trail keeps of bodies",
+    )
     parser.add_argument("--metadata", help="a JSON object")
 
 
@@ -112,7 +118,7 @@ def _policy(args: argparse.Namespace) -> dict[str, Any] | None:
         policy["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
     if args.endpoints:
         policy["endpoints"] = [e.strip() for e in args.endpoints.split(",") if e.strip()]
-    for name in ("max_tokens", "rpm", "tpm", "max_concurrent"):
+    for name in ("max_tokens", "rpm", "tpm", "max_concurrent", "body_logging"):
         if getattr(args, name) is not None:
             policy[name] = getattr(args, name)
     if args.budget is not None:

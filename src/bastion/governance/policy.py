@@ -21,12 +21,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from bastion.accounting.pricing import NANO_PER_USD
+from bastion.observability.audit_settings import BodyMode, lowest_body_mode
 from bastion.store.counters import GateCheck, WindowCheck
 
 ScopeKind = Literal["org", "team", "user", "app", "key"]
 SCOPE_ORDER: tuple[ScopeKind, ...] = ("org", "team", "user", "app", "key")
 Period = Literal["daily", "weekly", "monthly", "total"]
 EndpointName = Literal["chat", "embeddings"]
+RegionName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9\-]{0,62}$")]
 ModelPattern = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^\S+$")]
 
 MAX_BUDGET_USD = 1_000_000.0  # larger is a typo, and past exact integers in Redis's Lua
@@ -51,6 +53,15 @@ class PolicySpec(BaseModel):
     tpm: int | None = Field(default=None, ge=1, le=10_000_000_000, description="tokens per minute")
     max_concurrent: int | None = Field(default=None, ge=1, le=100_000)
     budget: BudgetSpec | None = None
+    body_logging: BodyMode | None = Field(
+        default=None,
+        description="audit bodies: off, metadata or on; the lowest along the chain wins",
+    )
+    regions: list[RegionName] | None = Field(
+        default=None,
+        max_length=50,
+        description="data residency: only deployments in these regions ('eu' allows 'eu-west')",
+    )
 
     @property
     def is_empty(self) -> bool:
@@ -89,6 +100,8 @@ class EffectivePolicy:
     gates: tuple[GateCheck, ...] = ()
     gate_scopes: tuple[ScopeLimits, ...] = ()
     budget_scopes: tuple[ScopeLimits, ...] = ()
+    body_logging: BodyMode | None = None  # None: no level says (the audit's default applies)
+    regions: tuple[frozenset[str], ...] = ()  # each level's allowed regions; all must allow
 
     def allows_model(self, model: str) -> bool:
         return all(rule.fullmatch(model) for rule in self.model_rules)
@@ -118,6 +131,8 @@ def resolve(chain: Sequence[tuple[ScopeKind, str, PolicySpec]]) -> EffectivePoli
     model_lists: list[tuple[str, ...]] = []
     endpoints: frozenset[str] | None = None
     max_tokens: int | None = None
+    bodies: BodyMode | None = None
+    regions: list[frozenset[str]] = []
     scopes: list[ScopeLimits] = []
     for kind, id, spec in chain:
         if spec.models is not None:
@@ -127,6 +142,10 @@ def resolve(chain: Sequence[tuple[ScopeKind, str, PolicySpec]]) -> EffectivePoli
             endpoints = allowed if endpoints is None else endpoints & allowed
         if spec.max_tokens is not None:
             max_tokens = spec.max_tokens if max_tokens is None else min(max_tokens, spec.max_tokens)
+        if spec.body_logging is not None:
+            bodies = lowest_body_mode(bodies, spec.body_logging)
+        if spec.regions is not None:
+            regions.append(frozenset(spec.regions))
         budget = spec.budget
         if spec.rpm or spec.tpm or spec.max_concurrent or budget:
             scopes.append(
@@ -165,6 +184,8 @@ def resolve(chain: Sequence[tuple[ScopeKind, str, PolicySpec]]) -> EffectivePoli
         tuple(gates),
         tuple(gate_scopes),
         tuple(s for s in scopes if s.budget_nusd is not None),
+        bodies,
+        tuple(regions),
     )
 
 

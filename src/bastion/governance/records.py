@@ -17,7 +17,7 @@ from bastion.governance.policy import EMPTY, Period, PolicySpec
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
-Role = Literal["user", "admin"]
+Role = Literal["user", "admin", "viewer"]  # viewer: reads the monitoring hub
 EntityKind = Literal["org", "team", "user", "app"]
 
 _MAX_METADATA_BYTES = 16_384

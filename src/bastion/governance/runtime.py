@@ -21,10 +21,12 @@ from bastion.governance.principal import Principal
 from bastion.governance.records import KeyInfo, LimitOut, iso
 from bastion.governance.service import GovernanceService
 from bastion.governance.stages import Authorize, Limits, Settle, Settler
+from bastion.observability.audit_settings import BodyMode
 from bastion.store.bus import Bus, NullBus, RedisBus
 from bastion.store.counters import Counters, MemoryCounters
 from bastion.store.database import Database, async_url
 from bastion.store.governance_store import GovernanceStore
+from bastion.store.ledger_store import LedgerStore
 from bastion.store.redis_counters import RedisCounters, connect
 
 log = logging.getLogger("bastion.governance")
@@ -51,13 +53,20 @@ class Governance:
             self.cache, self.store, self.bus, settings.reload_interval, self._seed_budgets
         )
         self.settler = Settler(self.counters)
-        self.ledger = SpendLedger(self.store.insert_spend, settings.spend_flush_interval)
+        # The spend ledger lives here, beside the database it writes to; its finisher
+        # is added in app.py after Settle (one row per request, not only governed ones).
+        accounting = config.accounting
+        if "spend_flush_interval" in settings.model_fields_set:  # the old setting wins
+            accounting = accounting.model_copy(
+                update={"flush_interval": settings.spend_flush_interval}
+            )
+        self.ledger = SpendLedger(LedgerStore(self.database), self.prices, accounting)
         self.service = GovernanceService(self.store, self.counters, self.sync.changed)
         self.authorize = Authorize(self.cache)
         self.limits = Limits(
-            self.cache, self.counters, self.prices, settings.default_max_output_tokens
+            self.cache, self.counters, self.prices, settings.default_max_output_tokens, self.settler
         )
-        self.settle = Settle(self.settler, self.ledger)
+        self.settle = Settle(self.settler)
         self._seeded: set[str] = set()
 
     async def start(self) -> None:
@@ -75,9 +84,14 @@ class Governance:
         await self.database.close()
 
     async def drain(self) -> None:
-        """Wait until every finished request is settled and recorded (tests, shutdown)."""
+        """Wait until every admitted request has finished, settled and been recorded."""
         await self.settler.drain()
         await self.ledger.flush()
+
+    def body_logging(self, principal: Principal) -> BodyMode | None:
+        """The audit body mode a key's policies set (the lowest along its chain), if any."""
+        entry = self.cache.entry(principal.id) if principal.kind == "virtual" else None
+        return entry.policy.body_logging if entry is not None else None
 
     async def _seed_budgets(self, cache: GovernanceCache) -> None:
         """Budget counters not seen yet start from the ledger's spend in their period.

@@ -2,11 +2,18 @@
 
     Authorize  (before Route)  endpoint and model allowed, max_tokens within the limit
     Limits     (after Route)   rate limits, concurrency and budget reservation, one atomic call
-    Settle     (finish)        the real cost replaces the reservation; tokens counted; spend recorded
+    Settle     (finish)        the real cost replaces the reservation; tokens counted
 
 Only virtual keys are governed; the master key and static keys pass through.
-None of these touch the database: policies come from the in-memory cache,
-counters from memory or Redis, and spend records go to the ledger's queue.
+None of these touch the database: policies come from the in-memory cache and
+counters from memory or Redis; the spend ledger (accounting/ledger.py) records
+each request after Settle, with what it charged.
+
+Every admission is settled exactly once, whatever becomes of the request: the
+ingress runs the finishers on every path (answer, error, client gone, cancelled),
+an admission that failed or was cancelled midway is released, a settlement that
+failed is retried, and the ticket each admission records makes all of that
+idempotent (see ``store/counters.py``).
 """
 
 from __future__ import annotations
@@ -16,16 +23,16 @@ import contextlib
 import logging
 import math
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bastion.accounting.ledger import SpendLedger
 from bastion.accounting.pricing import (
     Price,
     PriceCatalog,
-    cost_nusd,
     read_usage,
+    usage_cost,
     usd,
     worst_case_nusd,
 )
@@ -79,6 +86,8 @@ class Authorize:
         if entry is None:
             return
         policy = entry.policy
+        if policy.regions:  # data residency: the router keeps to these regions
+            ctx.regions = policy.regions
         if not policy.allows_endpoint(ctx.endpoint):
             raise GatewayError(
                 403,
@@ -117,6 +126,7 @@ class Ticket:
     budgets: tuple[tuple[str, int], ...]  # (counter, ttl)
     token_windows: tuple[str, ...]
     gates: tuple[str, ...]
+    id: str = ""  # the counters' ticket ("" when nothing was admitted)
 
 
 class Limits:
@@ -128,9 +138,11 @@ class Limits:
         counters: Counters,
         prices: PriceCatalog,
         default_output_tokens: int,
+        settler: Settler,
     ) -> None:
         self._cache = cache
         self._counters = counters
+        self._settler = settler
         self._prices = prices
         self._default_output = default_output_tokens
         self._periods: dict[Period, PeriodWindow] = {}
@@ -160,22 +172,22 @@ class Limits:
                     BudgetCheck(counter, scope.budget_nusd or 0, reserve, budget_ttl(period, now))
                 )
             budgets = tuple(checks)
-        plan = Plan(policy.windows, policy.gates, budgets)
+        plan = Plan(policy.windows, policy.gates, budgets, uuid.uuid4().hex)
+        admission: Admission | None = None
         if plan:
-            try:
-                admission = await self._counters.admit(plan, now)
-            except Exception as exc:
-                log.error("limit counters unavailable (%s)", type(exc).__name__)
-                raise GatewayError(
-                    503,
-                    "The gateway cannot check this key's limits right now; retry shortly.",
-                    code="limits_unavailable",
-                    headers={"Retry-After": "1"},
-                ) from None
+            admission = await self._admit(plan, now)
+            if not admission.ok and admission.refused != "window":
+                # A request of this process may have answered before its settlement
+                # reached the counters (Redis settles in the background): a caller
+                # that sends its next request at once must not be refused for what
+                # its last one still seems to hold.
+                refused = plan.gates if admission.refused == "gate" else plan.budgets
+                if await self._settler.settled(refused[admission.index].key):
+                    now = time.time()
+                    admission = await self._admit(plan, now)
             if not admission.ok:
                 raise _refusal(plan, admission, policy, reserve, now)
-            if policy.windows:
-                ctx.headers.extend(_ratelimit_headers(plan, admission))
+        # Admitted: from here the request holds a settlement, whatever happens to it.
         ctx.ticket = Ticket(
             entry,
             price,
@@ -183,8 +195,36 @@ class Limits:
             tuple((b.key, b.ttl) for b in budgets),
             tuple(w.key for w in policy.windows if w.add == 0),
             tuple(g.key for g in policy.gates),
+            plan.ticket if admission is not None else "",
         )
+        self._settler.hold()
+        if admission is not None and policy.windows:
+            ctx.headers.extend(_ratelimit_headers(plan, admission))
         ctx.want_usage = True
+
+    async def _admit(self, plan: Plan, now: float) -> Admission:
+        try:
+            return await self._counters.admit(plan, now)
+        except BaseException as exc:
+            # It may have been applied all the same (its reply lost, or the call
+            # cancelled while Redis ran it): release what it may hold. The ticket
+            # makes that a no-op if it was not applied.
+            self._settler.release(
+                Settlement(
+                    gates=tuple(g.key for g in plan.gates),
+                    budgets=tuple((b.key, b.reserve, 0, b.ttl) for b in plan.budgets),
+                    ticket=plan.ticket,
+                )
+            )
+            if not isinstance(exc, Exception):
+                raise
+            log.error("limit counters unavailable (%s)", type(exc).__name__)
+            raise GatewayError(
+                503,
+                "The gateway cannot check this key's limits right now; retry shortly.",
+                code="limits_unavailable",
+                headers={"Retry-After": "1"},
+            ) from None
 
 
 def _whose(scope: ScopeLimits) -> str:
@@ -267,8 +307,17 @@ def _ratelimit_headers(plan: Plan, admission: Admission) -> list[tuple[bytes, by
     return headers
 
 
+_MAX_QUEUED = 100_000  # settlements waiting for the counters (Redis unreachable)
+
+
 class Settler:
-    """Applies settlements off the request path, in order, on one background task."""
+    """Applies settlements off the request path, in order, on one background task.
+
+    Each admitted request holds one settlement to come (``hold``), which the Settle
+    finisher hands over (``submit``); ``drain`` waits for all of them to be applied.
+    A batch that fails on a connection error is retried until it applies: tickets
+    make a settlement apply once however often it is sent.
+    """
 
     def __init__(self, counters: Counters) -> None:
         self._counters = counters
@@ -276,20 +325,70 @@ class Settler:
         self._inline: Callable[[Settlement, float], None] | None = getattr(
             counters, "settle_now", None
         )
+        self._transient: tuple[type[BaseException], ...] = getattr(counters, "transient_errors", ())
         self._queue: asyncio.Queue[Settlement] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._held = 0  # admitted requests whose settlement was not submitted yet
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._pending: dict[str, int] = {}  # gate and budget counters: settlements queued
+        self._queued = 0  # settlements queued so far, and applied (in the same order)
+        self._applied = 0
+        self._progress = asyncio.Event()  # set (and replaced) after each batch
+
+    def hold(self) -> None:
+        """A request was admitted: its settlement will come."""
+        self._held += 1
+        self._idle.clear()
 
     def submit(self, settlement: Settlement) -> None:
+        """The settlement of an admitted request (one per ``hold``)."""
+        self._held = max(self._held - 1, 0)
+        if not self._held:
+            self._idle.set()
+        self._enqueue(settlement)
+
+    def release(self, settlement: Settlement) -> None:
+        """Release what an admission that failed midway may have applied (no ``hold``)."""
+        if self._queue.qsize() >= _MAX_QUEUED:
+            log.error("dropping a release: %d settlements are waiting", _MAX_QUEUED)
+            return
+        self._enqueue(settlement)
+
+    def _enqueue(self, settlement: Settlement) -> None:
         if self._inline is not None:
             self._inline(settlement, time.time())
-        else:
-            self._queue.put_nowait(settlement)
+            return
+        for key in _held_counters(settlement):
+            self._pending[key] = self._pending.get(key, 0) + 1
+        self._queued += 1
+        self._queue.put_nowait(settlement)
+
+    async def settled(self, key: str, within: float = 1.0) -> bool:
+        """Whether a settlement of counter ``key`` was queued here; if so, wait (up to
+        ``within`` seconds) until everything queued so far is applied, and whether it was."""
+        if not self._pending.get(key):
+            return False
+        target = self._queued
+        try:
+            async with asyncio.timeout(within):
+                while self._applied < target:
+                    await self._progress.wait()
+        except TimeoutError:
+            return False
+        return True
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="bastion-settler")
 
-    async def drain(self) -> None:
+    async def drain(self, within: float = 30.0) -> None:
+        """Wait until every admitted request has finished and its settlement is applied."""
+        try:
+            async with asyncio.timeout(within):
+                await self._idle.wait()
+        except TimeoutError:
+            log.warning("%d admitted request(s) still running after %g s", self._held, within)
         await self._queue.join()
 
     async def stop(self) -> None:
@@ -307,61 +406,77 @@ class Settler:
             while len(batch) < 256 and not self._queue.empty():
                 batch.append(self._queue.get_nowait())  # what gathered meanwhile: one trip
             try:
-                await self._counters.settle_batch(batch, time.time())
-            except Exception as exc:
-                log.error("could not settle %d request(s) (%s)", len(batch), type(exc).__name__)
+                await self._apply(batch)
             finally:
-                for _ in batch:
+                self._applied += len(batch)
+                for settlement in batch:
+                    for key in _held_counters(settlement):
+                        left = self._pending[key] - 1
+                        if left:
+                            self._pending[key] = left
+                        else:
+                            del self._pending[key]
                     self._queue.task_done()
+                self._progress.set()
+                self._progress = asyncio.Event()
+
+    async def _apply(self, batch: list[Settlement]) -> None:
+        delay = 0.05
+        while True:
+            try:
+                await self._counters.settle_batch(batch, time.time())
+                return
+            except self._transient as exc:
+                log.error(
+                    "could not settle %d request(s) (%s); retrying in %g s",
+                    len(batch),
+                    type(exc).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            except Exception:
+                log.exception("could not settle %d request(s)", len(batch))
+                return
+
+
+def _held_counters(settlement: Settlement) -> list[str]:
+    """The counters a settlement releases (what a waiting admission may need)."""
+    return [*settlement.gates, *(key for key, _, _, _ in settlement.budgets)]
 
 
 class Settle:
-    """The finisher: real cost in, reservation out, tokens counted, spend recorded."""
+    """The finisher: real cost in, reservation out, tokens counted.
 
-    def __init__(self, settler: Settler, ledger: SpendLedger) -> None:
+    What budgets were charged goes on ``ctx.charged_nusd``; the spend ledger (a
+    finisher after this one) records it with the request.
+    """
+
+    def __init__(self, settler: Settler) -> None:
         self._settler = settler
-        self._ledger = ledger
 
     def __call__(self, ctx: RequestContext) -> None:
         ticket = ctx.ticket
         if not isinstance(ticket, Ticket):
             return
         ctx.ticket = None
-        prompt = completion = 0
-        estimated = False
+        tokens = 0
         if ctx.usage is not None:
             usage = read_usage(ctx.usage)
-            prompt, completion = usage.prompt_tokens, usage.completion_tokens
-            cost = cost_nusd(ticket.price, prompt, completion, usage.cached_tokens)
+            tokens = usage.total
+            cost = usage_cost(ticket.price, usage, ctx.endpoint)
         elif ctx.upstream_ns and (ctx.status == 200 or ctx.client_gone):
             # The upstream answered (or was cut off) but no usage came back: charge the
             # worst case rather than nothing.
-            cost, estimated = ticket.reserve, True
+            cost = ticket.reserve
         else:
             cost = 0  # refused or failed before the upstream did any work
+        ctx.charged_nusd = cost
         self._settler.submit(
             Settlement(
-                windows=tuple((key, prompt + completion) for key in ticket.token_windows),
+                windows=tuple((key, tokens) for key in ticket.token_windows),
                 gates=ticket.gates,
                 budgets=tuple((key, ticket.reserve, cost, ttl) for key, ttl in ticket.budgets),
+                ticket=ticket.id,
             )
-        )
-        principal = ticket.entry.principal
-        self._ledger.record(
-            {
-                "request_id": ctx.request_id,
-                "at": time.time(),
-                "key_id": principal.id,
-                "org_id": principal.org_id,
-                "team_id": principal.team_id,
-                "user_id": principal.user_id,
-                "app_id": principal.app,
-                "model": ctx.deployment.label if ctx.deployment is not None else ctx.model,
-                "endpoint": ctx.endpoint,
-                "status": ctx.status,
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-                "cost_nusd": cost,
-                "estimated": estimated,
-            }
         )

@@ -46,6 +46,17 @@ class ProviderSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DeploymentPrice:
+    """A deployment's own price, in USD per million tokens."""
+
+    input: float
+    output: float
+    cached_input: float | None = None  # cache reads
+    cache_write: float | None = None
+    embedding: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Deployment:
     """A concrete upstream target: a provider account plus an upstream model id."""
 
@@ -56,6 +67,15 @@ class Deployment:
     timeouts: Timeouts = Timeouts()
     # Request fields forced onto every request to this deployment (e.g. a default max_tokens).
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    # What the router knows of it (``models:`` entries); the defaults say "not declared".
+    weight: float = 1.0  # share of traffic under the weighted strategy
+    priority: int = 0  # lower is tried first under the priority strategy
+    region: str | None = None  # where it runs, for data residency (e.g. "eu", "us-east")
+    context_window: int | None = None  # tokens; None: unknown (assumed to fit)
+    capabilities: frozenset[str] | None = None  # "tools", "vision", "json_schema"; None: all
+    rpm: int | None = None  # the provider's quota for it: requests per minute
+    tpm: int | None = None  # ... and tokens per minute
+    price: DeploymentPrice | None = None  # overrides the price catalogue
 
     @property
     def label(self) -> str:

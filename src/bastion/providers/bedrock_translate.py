@@ -503,7 +503,7 @@ def bedrock_error(
         return GatewayError(504, prefix + text, code="upstream_timeout", retryable=True)
     if kind == "validationexception" or status == 400:
         if _TOO_LONG.search(text):
-            return GatewayError(400, text, code="context_length_exceeded")
+            return GatewayError(400, text, code="context_length_exceeded", param="messages")
         return GatewayError(400, text, code="invalid_request")
     if kind == "resourcenotfoundexception" or status == 404:
         return GatewayError(404, prefix + text, code="model_not_found")

@@ -487,7 +487,7 @@ def cohere_error(status: int, body: bytes, headers: Mapping[str, str]) -> Gatewa
             or "context length" in lowered
             or "too long" in lowered
         ):
-            return GatewayError(400, message, code="context_length_exceeded")
+            return GatewayError(400, message, code="context_length_exceeded", param="messages")
         return GatewayError(400, message, code="invalid_request")
     if status == 404:
         return GatewayError(404, prefix + message, code="model_not_found")

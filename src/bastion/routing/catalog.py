@@ -12,7 +12,7 @@ from typing import Any
 
 from bastion.config import GatewayConfig, TimeoutsConfig
 from bastion.errors import GatewayError
-from bastion.providers.base import Deployment, ProviderSettings, Timeouts
+from bastion.providers.base import Deployment, DeploymentPrice, ProviderSettings, Timeouts
 from bastion.providers.echo import ECHO_MODEL
 from bastion.providers.registry import PROVIDER_KINDS
 
@@ -61,6 +61,24 @@ class ModelCatalog:
                     m.timeouts, config.providers[m.provider].timeouts, config.timeouts
                 ),
                 defaults=dict(m.defaults),
+                weight=m.weight,
+                priority=m.priority,
+                region=m.region,
+                context_window=m.context_window,
+                capabilities=frozenset(m.capabilities) if m.capabilities is not None else None,
+                rpm=m.rpm,
+                tpm=m.tpm,
+                price=(
+                    DeploymentPrice(
+                        m.price.input,
+                        m.price.output,
+                        m.price.cached_input,
+                        m.price.cache_write,
+                        m.price.embedding,
+                    )
+                    if m.price is not None
+                    else None
+                ),
             )
             self._aliases[m.name] = (*self._aliases.get(m.name, ()), deployment)
 
@@ -77,6 +95,10 @@ class ModelCatalog:
 
     def public_names(self) -> Iterable[str]:
         return self._aliases.keys()
+
+    def groups(self) -> dict[str, tuple[Deployment, ...]]:
+        """Every configured name and its deployments (the router prepares each once)."""
+        return dict(self._aliases)
 
     def resolve(self, name: str) -> tuple[Deployment, ...]:
         """The deployments serving ``name``, or a 404 that reveals nothing else."""

@@ -14,6 +14,11 @@ is atomic because it never awaits inside ``admit``; the Redis twin
   request reserves its worst case; settling moves the real cost to ``spent``
   and releases the reservation. Admission fails when
   ``spent + reserved + reserve > limit``.
+- A *ticket* (optional, one per admitted request) makes settling exactly-once:
+  admission records it with what it reserved, and a settlement naming it applies
+  only while it is recorded, then removes it. A settlement can so be retried
+  after an error, or sent for an admission whose outcome is unknown (a lost
+  reply, a cancelled call): it releases what was reserved once, or nothing.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ class Plan:
     windows: tuple[WindowCheck, ...] = ()
     gates: tuple[GateCheck, ...] = ()
     budgets: tuple[BudgetCheck, ...] = ()
+    ticket: str = ""  # recorded on admission; "" for none
 
     def __bool__(self) -> bool:
         return bool(self.windows or self.gates or self.budgets)
@@ -75,6 +81,7 @@ class Settlement:
     windows: tuple[tuple[str, int], ...] = ()  # (key, amount) added now (tokens used)
     gates: tuple[str, ...] = ()  # released
     budgets: tuple[tuple[str, int, int, int], ...] = ()  # (key, reserved, actual, ttl)
+    ticket: str = ""  # applied only while this ticket is recorded; "" always applies
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +154,7 @@ class MemoryCounters:
         self._windows: dict[str, _Window] = {}
         self._gates: dict[str, int] = {}
         self._budgets: dict[str, list[int]] = {}  # key -> [spent, reserved, expires_at or 0]
+        self._tickets: set[str] = set()  # admitted, not settled yet
         self._admissions = 0
 
     async def admit(self, plan: Plan, now: float) -> Admission:
@@ -183,6 +191,8 @@ class MemoryCounters:
             state[1] += budget.reserve
             state[2] = int(now) + budget.ttl if budget.ttl else 0
             admission.budget_left.append(budget.limit - state[0] - state[1])
+        if plan.ticket:
+            self._tickets.add(plan.ticket)
         self._admissions += 1
         if self._admissions % 4096 == 0:
             self._prune(now)
@@ -197,6 +207,10 @@ class MemoryCounters:
 
     def settle_now(self, settlement: Settlement, now: float) -> None:
         """Settle at once (nothing to wait for in memory): the settler calls this inline."""
+        if settlement.ticket:
+            if settlement.ticket not in self._tickets:
+                return  # settled already, or never admitted
+            self._tickets.remove(settlement.ticket)
         now_s = int(now)
         for key, amount in settlement.windows:
             window = self._windows.get(key)

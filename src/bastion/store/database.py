@@ -9,6 +9,9 @@ on PostgreSQL an advisory lock makes replicas that start together take turns.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_SQLITE_NAME = "bastion.db"
@@ -60,6 +63,19 @@ class Database:
         if self.dialect == "sqlite":
             _sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        # SQLite takes one writer at a time: the background writers of this process take
+        # turns here rather than in SQLite's busy loop (which sleeps, and stalls them).
+        self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction for a batch writer (turns taken on SQLite)."""
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.begin() as conn:
+            yield conn
 
     async def upgrade(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""

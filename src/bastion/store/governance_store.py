@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bastion.store import rollups
 from bastion.store.database import Database
 from bastion.store.schema import ENTITY_TABLES, spend_ledger, state
 
@@ -140,12 +141,20 @@ class GovernanceStore:
         if rows:
             async with self.db.engine.begin() as conn:
                 await conn.execute(sa.insert(spend_ledger), list(rows))
+                # The hub's rollups, in the same transaction: they always equal the ledger.
+                # (Only rows this transaction inserted may be added: keep it so if the
+                # insert ever skips duplicates.)
+                await rollups.add(conn, rows)
 
     async def spend(self, kind: str, id: str, since: float | None = None) -> SpendTotal:
         column = spend_ledger.c[SCOPE_COLUMNS[kind]]
+        # What budgets were charged (a request to a model without a price is charged at
+        # the default price, its cost stays unknown); requests that were answered.
+        charged = sa.func.coalesce(spend_ledger.c.charged_nusd, spend_ledger.c.cost_nusd)
+        served = sa.case((spend_ledger.c.status < 400, 1), else_=0)
         query = sa.select(
-            sa.func.coalesce(sa.func.sum(spend_ledger.c.cost_nusd), 0),
-            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(charged), 0),
+            sa.func.coalesce(sa.func.sum(served), 0),
             sa.func.coalesce(sa.func.sum(spend_ledger.c.prompt_tokens), 0),
             sa.func.coalesce(sa.func.sum(spend_ledger.c.completion_tokens), 0),
         ).where(column == id)

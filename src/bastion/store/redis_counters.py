@@ -4,7 +4,9 @@ The same semantics as :class:`~bastion.store.counters.MemoryCounters`, each
 operation one Lua script, so it is atomic across processes: an admission tests
 every check of the plan and applies them only if all pass (one round trip per
 request). Keys are ``<prefix>:<key>``; numbers cross the Lua boundary as
-strings because Redis truncates Lua numbers to integers.
+strings because Redis truncates Lua numbers to integers. A plan's ticket is the
+key ``<prefix>:ticket:<id>``, set by the admission and deleted by the one
+settlement that applies (it expires after a day, should its request never settle).
 
 Redis Cluster would need every key of one request in one hash slot; this
 module targets a single Redis (or a primary with replicas).
@@ -15,6 +17,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+import redis.exceptions
 
 from bastion.store.counters import Admission, BudgetState, Plan, Settlement
 
@@ -37,8 +40,8 @@ local function window(key, now_s)
 end
 """
 
-# KEYS: windows, gates, budgets.  ARGV: now, #windows, #gates, #budgets,
-# then (limit, add) per window, limit per gate, (limit, reserve, ttl) per budget.
+# KEYS: windows, gates, budgets, then the ticket if any.  ARGV: now, #windows, #gates,
+# #budgets, then (limit, add) per window, limit per gate, (limit, reserve, ttl) per budget.
 _ADMIT = (
     _WINDOW_READ
     + """
@@ -106,15 +109,19 @@ for i = 1, nb do
   if ttl > 0 then redis.call('EXPIRE', key, ttl) end
   out[#out + 1] = tostring(states[i][1] - states[i][2] - states[i][3])
 end
+if #KEYS > nw + ng + nb then redis.call('SET', KEYS[#KEYS], '1', 'EX', 86400) end
 return out
 """
 )
 
-# KEYS: windows, gates, budgets.  ARGV: now, #windows, #gates, #budgets,
-# then amount per window, (reserved, actual, ttl) per budget.
+# KEYS: windows, gates, budgets, then the ticket if any.  ARGV: now, #windows, #gates,
+# #budgets, then amount per window, (reserved, actual, ttl) per budget.
 _SETTLE = """
 local now_s = math.floor(tonumber(ARGV[1]))
 local nw, ng, nb = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if #KEYS > nw + ng + nb and redis.call('DEL', KEYS[#KEYS]) == 0 then
+  return 0  -- settled already, or never admitted
+end
 local a = 5
 for i = 1, nw do
   local amount = tonumber(ARGV[a]); a = a + 1
@@ -173,6 +180,13 @@ def connect(url: str, max_connections: int = 64) -> aioredis.Redis:
 
 
 class RedisCounters:
+    # Errors after which a settlement is sent again (a ticket makes it apply once).
+    transient_errors: tuple[type[BaseException], ...] = (
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        OSError,
+    )
+
     def __init__(self, client: aioredis.Redis, prefix: str) -> None:
         self._redis = client
         self._prefix = prefix + ":"
@@ -189,6 +203,7 @@ class RedisCounters:
             [w.key for w in plan.windows]
             + [g.key for g in plan.gates]
             + [b.key for b in plan.budgets]
+            + ([f"ticket:{plan.ticket}"] if plan.ticket else [])
         )
         args: list[Any] = [repr(now), len(plan.windows), len(plan.gates), len(plan.budgets)]
         for w in plan.windows:
@@ -226,6 +241,7 @@ class RedisCounters:
             [k for k, _ in settlement.windows]
             + list(settlement.gates)
             + [b[0] for b in settlement.budgets]
+            + ([f"ticket:{settlement.ticket}"] if settlement.ticket else [])
         )
         args: list[Any] = [
             repr(now),

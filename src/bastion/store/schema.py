@@ -1,4 +1,4 @@
-"""The SQL schema of the governance store (SQLAlchemy Core).
+"""The SQL schema (SQLAlchemy Core): governance, the spend ledger, feedback, the audit trail.
 
 Times are Unix seconds (floats): the same on SQLite and PostgreSQL, no time
 zone surprises. Policies and metadata are JSON documents validated by the
@@ -72,6 +72,7 @@ state = sa.Table(
     sa.Column("revision", sa.BigInteger, nullable=False),
 )
 
+# One row per authenticated request (accounting/ledger.py); written in batches.
 spend_ledger = sa.Table(
     "spend_ledger",
     metadata,
@@ -83,18 +84,92 @@ spend_ledger = sa.Table(
     sa.Column("team_id", sa.String(40), nullable=True),
     sa.Column("user_id", sa.String(40), nullable=True),
     sa.Column("app_id", sa.String(40), nullable=True),
-    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),  # as requested
     sa.Column("endpoint", sa.String(32), nullable=False),
     sa.Column("status", sa.Integer, nullable=False),
     sa.Column("prompt_tokens", sa.Integer, nullable=False),
     sa.Column("completion_tokens", sa.Integer, nullable=False),
-    sa.Column("cost_nusd", sa.BigInteger, nullable=False),
-    sa.Column("estimated", sa.Boolean, nullable=False),  # no usage came back: the reservation
+    sa.Column("cost_nusd", sa.BigInteger, nullable=True),  # NULL: no known price
+    sa.Column("estimated", sa.Boolean, nullable=False),  # no usage came back: estimated tokens
+    # 0002: the rest of the request's story.
+    sa.Column("ingress", sa.String(16), nullable=True),
+    sa.Column("deployment", sa.String(200), nullable=True),  # served: provider/model
+    sa.Column("provider", sa.String(64), nullable=True),  # its kind: openai, anthropic, ...
+    sa.Column("cached_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cache_write_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("reasoning_tokens", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("charged_nusd", sa.BigInteger, nullable=True),  # against budgets (virtual keys)
+    sa.Column("price_source", sa.String(16), nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=True),
+    sa.Column("upstream_ms", sa.Float, nullable=True),
+    sa.Column("ttft_ms", sa.Float, nullable=True),
+    sa.Column("error", sa.String(64), nullable=True),
+    sa.Column("stream", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("cache_hit", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("fallbacks", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("tags", sa.Text, nullable=True),  # JSON array of strings
     sa.Index("ix_spend_key_at", "key_id", "at"),
     sa.Index("ix_spend_team_at", "team_id", "at"),
     sa.Index("ix_spend_user_at", "user_id", "at"),
     sa.Index("ix_spend_org_at", "org_id", "at"),
     sa.Index("ix_spend_app_at", "app_id", "at"),
+    sa.Index("ix_spend_at", "at"),
+    # The natural key: a batch written twice (a lost commit reply) lands once.
+    sa.Index("uq_spend_request_at", "request_id", "at", unique=True),
+)
+
+# A request's tags, one row each, for reports grouped by tag.
+spend_tags = sa.Table(
+    "spend_tags",
+    metadata,
+    sa.Column("request_id", sa.String(128), primary_key=True),
+    sa.Column("at", sa.Float, primary_key=True),
+    sa.Column("tag", sa.String(200), primary_key=True),
+    sa.Index("ix_spend_tags_tag_at", "tag", "at"),
+)
+
+# Caller feedback on a request (POST /v1/feedback): the latest per request counts.
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("request_id", sa.String(128), primary_key=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("key_id", sa.String(40), nullable=True),  # who gave it
+    sa.Column("score", sa.Integer, nullable=False),  # 1..5; thumbs: down 1, up 5
+    sa.Column("scale", sa.String(8), nullable=False),  # "thumbs" | "stars"
+    sa.Column("comment", sa.Text, nullable=True),
+    sa.Column("tags", sa.Text, nullable=True),  # JSON array of strings
+)
+
+# The audit trail: hash chains per (instance, day); see observability/audit_chain.py.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("instance", sa.String(80), nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),  # UTC, YYYY-MM-DD: the chain's day
+    sa.Column("seq", sa.Integer, nullable=False),  # position in the chain, from 0
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # "request" | "retention"
+    sa.Column("request_id", sa.String(128), nullable=True),
+    sa.Column("record", sa.Text, nullable=False),  # canonical JSON: what the hash covers
+    sa.Column("body", sa.Text, nullable=True),  # covered by the record's body_sha256
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.UniqueConstraint("day", "instance", "seq", name="uq_audit_chain"),
+    sa.Index("ix_audit_at", "at"),
+)
+
+# One row per sealed day: every chain's length and last hash, chained day to day.
+audit_digests = sa.Table(
+    "audit_digests",
+    metadata,
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("chains", sa.Text, nullable=False),  # canonical JSON [[instance, count, head]]
+    sa.Column("prev_digest", sa.String(64), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
 )
 
 ENTITY_TABLES: dict[str, sa.Table] = {

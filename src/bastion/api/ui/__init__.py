@@ -1,0 +1,1 @@
+"""The monitoring hub: a dashboard served by the gateway at ``/ui``."""

@@ -1,0 +1,128 @@
+"""Undo the usual obfuscations before the injection rules read a text.
+
+``variants(text, low)`` yields the views the rules are matched against: the
+lower-cased text (offsets kept), then, only when the text gives a reason to
+build them, a de-obfuscated view (NFKC, zero-width and format characters
+removed, look-alike letters mapped to Latin, leetspeak undone, s p a c e d
+letters joined) and decoded payloads (base64, hex, ROT13, reversed text).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+import unicodedata
+from collections.abc import Iterator
+from typing import Final
+
+# Letters that look like Latin ones (Cyrillic, Greek, a few IPA and others), lower-cased.
+_CONFUSABLES: Final = str.maketrans(
+    {
+        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",  # noqa: RUF001
+        "ј": "j", "ѕ": "s", "ԁ": "d", "к": "k", "м": "m", "т": "t", "в": "b", "н": "h",  # noqa: RUF001
+        "п": "n", "г": "r", "ь": "b", "ӏ": "l", "ɡ": "g", "ɩ": "i", "ο": "o", "α": "a",  # noqa: RUF001
+        "ρ": "p", "τ": "t", "υ": "u", "ν": "v", "ι": "i", "ε": "e", "κ": "k", "μ": "u",  # noqa: RUF001
+        "χ": "x", "γ": "y", "ω": "w", "ℓ": "l", "ı": "i",  # noqa: RUF001
+    }
+)  # fmt: skip
+_HAS_CONFUSABLE: Final = re.compile("[\u0250-\u02af\u0370-\u03ff\u0400-\u052f\u2113\u0131]")
+# Zero-width and invisible format characters used to split words; tag characters
+# (U+E0000..) are "ASCII smuggling".
+_INVISIBLE: Final = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u3164\ufeff\uffa0"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u206f\U000e0000-\U000e007f]"
+)
+_LEET: Final = str.maketrans("013457@$8", "oieastasb")
+# One pass over the original text finds every reason to build another view: digits inside
+# words (leetspeak), s p a c e d letters, and long tokens that may be encoded payloads.
+_FEATURES: Final = re.compile(
+    r"(?P<leet>[013457@$](?:(?=[a-z]{2})|(?<=[a-z]{2}.)))"
+    r"|(?P<spaced>[ .\-_*/|][A-Za-z][ .\-_*/|]{1,2}[A-Za-z][ .\-_*/|]{1,2}[A-Za-z][ .\-_*/|])"
+    r"|[^A-Za-z0-9+/_\-=](?P<t>[A-Za-z0-9+/_\-]{16,}={0,2})"
+)
+_SPACED: Final = re.compile(r"(?:[a-z][ .\-_*/|]{1,2}){2,}[a-z](?![a-z])")
+_SEPARATORS: Final = str.maketrans("", "", " .-_*/|")
+_HEX_CHARS: Final = frozenset("0123456789abcdefABCDEF")
+_SPACED_HEX: Final = re.compile(r"(?:[0-9a-fA-F]{2}[ :]){9,}[0-9a-fA-F]{2}")
+_PRINTABLE: Final = re.compile(rb"[\x20-\x7e\t\r\n]*")
+_ROT13_HINT: Final = ("rot13", "rot-13", "rot 13", "caesar", "cipher")
+_REVERSE_HINT: Final = ("revers", "backward", "right to left", "mirror")
+
+
+def deobfuscate(text: str) -> str:
+    """NFKC (full-width and styled letters), invisible characters removed, look-alikes
+    mapped, lower-cased. Accents stay: the rules of each language spell them."""
+    out = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).lower()
+    if _HAS_CONFUSABLE.search(out):
+        out = out.translate(_CONFUSABLES)
+    return out
+
+
+def variants(text: str, low: str | None) -> Iterator[tuple[str, bool, str]]:
+    """(view, offsets match ``text``, how it was obtained) for each view worth reading."""
+    plain = low if low is not None else text.lower()
+    yield plain, low is not None, "plain"
+    leet, spaced = 0, False
+    tokens: list[str] = []
+    for m in _FEATURES.finditer(" " + text):
+        if m.lastgroup == "t":
+            tokens.append(m.group("t"))
+        elif m.lastgroup == "leet":
+            leet += 1
+        else:
+            spaced = True
+    clean = plain if text.isascii() else deobfuscate(text)
+    if leet >= 3:  # "1gn0r3 4ll": several; one "Passw0rd" or "A1b2" is no obfuscation
+        clean = clean.translate(_LEET)
+    how = "obfuscated"
+    if spaced:
+        clean = _SPACED.sub(lambda m: m.group().translate(_SEPARATORS) + " ", clean)
+        how = "glued"  # words joined: their boundaries are gone
+    if clean != plain:
+        yield clean, False, how
+    for decoded in _decoded(tokens, text):
+        yield decoded, False, "encoded"
+    if any(h in plain for h in _ROT13_HINT):
+        yield codecs.decode(plain, "rot13"), False, "encoded"
+    if any(h in plain for h in _REVERSE_HINT):
+        yield plain[::-1], False, "encoded"
+
+
+def _decoded(tokens: list[str], text: str) -> Iterator[str]:
+    for token in tokens:
+        if token.isalpha() or token.isdigit() or token.isupper():
+            continue  # words, numbers, IBANs and codes: encoded text has both cases
+        if len(token) >= 20 and len(token) % 2 == 0 and all(c in _HEX_CHARS for c in token):
+            raw = bytes.fromhex(token)
+        else:
+            alt = b"-_" if "-" in token or "_" in token else None
+            try:
+                raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=alt)
+            except (binascii.Error, ValueError):
+                continue
+        if readable := _readable(raw):
+            yield readable
+    if "hex" in text or "0x" in text:
+        for m in _SPACED_HEX.finditer(text):
+            raw = bytes.fromhex(m.group().replace(":", "").replace(" ", ""))
+            if readable := _readable(raw):
+                yield readable
+
+
+def _readable(raw: bytes) -> str | None:
+    """Decoded bytes that are mostly printable text (at least 8 bytes, 90%), lower-cased."""
+    if len(raw) < 8:
+        return None
+    m = _PRINTABLE.match(raw)
+    printable = m.end() if m else 0
+    if printable < len(raw) * 0.9:
+        try:
+            decoded = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if sum(c.isprintable() or c.isspace() for c in decoded) < len(decoded) * 0.9:
+            return None
+        return deobfuscate(decoded)
+    return raw.decode("ascii", "replace").lower()

@@ -1,0 +1,342 @@
+"""Personal data: e-mail, phone, payment card, IBAN, national ids, IP, date of birth, address.
+
+Fast because few regexes scan the whole text, each starting with a plain
+character class so that the regex engine skips most positions in C:
+
+- one scan for runs of digits (with the separators numbers are written with);
+  each run is then classified in Python by validators: card (Luhn + issuer
+  prefix + grouping), US SSN, French NIR, German tax id, Dutch BSN, Polish
+  PESEL, Spanish DNI, IPv4, dates of birth, phone numbers, house numbers;
+- one scan for upper-case identifiers: IBAN (mod 97), Italian codice fiscale,
+  UK NINO, Spanish NIE;
+- e-mail only when the text has an ``@``; word dates only near a birth word.
+
+Checksums cannot tell a 9- or 11-digit national id from any other number of
+that length (one in eleven passes the BSN test), so those kinds also need a
+context word before them ("BSN", "PESEL", "Steuer-ID", ...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Final
+
+from bastion.guardrails import validators as v
+from bastion.guardrails.base import Finding
+from bastion.guardrails.pii_patterns import (
+    ADDRESS_AFTER,
+    ADDRESS_BEFORE,
+    CONTEXT,
+    DATE,
+    EXTENSION,
+    ID_RUN,
+    IPV6,
+    NANP,
+    NIR_CORSICA,
+    NUMBER_RUN,
+    SSN_SHAPE,
+    VERSION_CONTEXT,
+    WORD_DATE,
+    calling_code_ok,
+    dob_hint,
+    plausible_birth_date,
+)
+
+PII_KINDS: Final = frozenset(
+    {
+        "email",
+        "phone",
+        "credit_card",
+        "iban",
+        "us_ssn",
+        "uk_nino",
+        "de_tax_id",
+        "fr_nir",
+        "it_fiscal_code",
+        "es_dni",
+        "nl_bsn",
+        "pl_pesel",
+        "ip_address",
+        "date_of_birth",
+        "address",
+    }
+)
+# The longest text a stream must hold back for a match to be found whole (see stream.py):
+# an e-mail's local part, an address from its number to its street, a grouped IBAN.
+_SPANS: Final = {"email": 64, "address": 64}
+_NUMERIC_KINDS: Final = PII_KINDS - {"email", "uk_nino", "it_fiscal_code"}
+_ID_KINDS: Final = frozenset({"iban", "it_fiscal_code", "uk_nino", "es_dni"})
+_DIGITS: Final = frozenset("0123456789")
+_EMAIL_LOCAL: Final = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-"
+)
+_EMAIL_DOMAIN = re.compile(
+    r"@((?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})(?![\w\-])"
+)
+_BAD_BEFORE: Final = frozenset("_./#$€£¥%\\")
+_BAD_AFTER: Final = frozenset("_/%\\")
+
+
+class PIIDetector:
+    """Personal data of the given kinds (default: all of :data:`PII_KINDS`)."""
+
+    def __init__(self, kinds: Iterable[str] = PII_KINDS) -> None:
+        self.kinds = frozenset(kinds) & PII_KINDS
+        self.max_span = max((_SPANS.get(k, 48) for k in self.kinds), default=0)
+        self._numbers = bool(self.kinds & _NUMERIC_KINDS)
+        self._ids = bool(self.kinds & _ID_KINDS)
+
+    def find(self, text: str, low: str | None, out: list[Finding], source: str = "user") -> None:
+        kinds = self.kinds
+        found: list[Finding] = []
+        if self._numbers:
+            self._scan_numbers(text, low, found)
+        if self._ids:
+            self._scan_ids(text, found)
+        if "email" in kinds and "@" in text:
+            _scan_emails(text, found)
+        if "ip_address" in kinds and ("::" in text or text.count(":") >= 5):
+            _scan_ipv6(text, found)
+        if "fr_nir" in kinds and ("2A" in text or "2B" in text):
+            for m in NIR_CORSICA.finditer(text):
+                if v.fr_nir(m.group()):
+                    found.append(Finding("fr_nir", m.start(), m.end()))
+        if "date_of_birth" in kinds and low is not None and dob_hint(low):
+            for hint in CONTEXT["date_of_birth"].finditer(low):
+                date = WORD_DATE.search(text, hint.end(), hint.end() + 48)
+                if date is not None and plausible_birth_date(date.group()):
+                    found.append(Finding("date_of_birth", date.start(), date.end()))
+        if len(found) > 1:  # digits inside an IBAN or an id are that IBAN or id
+            ids = [f for f in found if f.kind in _ID_KINDS]
+            if ids:
+                found = [
+                    f
+                    for f in found
+                    if f.kind in _ID_KINDS
+                    or not any(i.start <= f.start and f.end <= i.end for i in ids)
+                ]
+        out.extend(f for f in found if f.kind in kinds)
+
+    # --- digit runs ----------------------------------------------------------------------
+
+    def _scan_numbers(self, text: str, low: str | None, out: list[Finding]) -> None:
+        n = len(text)
+        for m in NUMBER_RUN.finditer(text):
+            s, e = m.span()
+            if text[e - 1] == ")" and "(" not in text[s:e]:
+                e -= 1  # (born 01.01.1960): the parenthesis closes the sentence's, not the number's
+            digits_start = s
+            prev = text[s - 1] if s else " "
+            if prev == "+" or (prev == "(" and ")" in text[s : min(e + 1, s + 8)]):
+                s -= 1  # +49 ..., (030) ...: a parenthesis only when it closes in the number
+                prev = text[s - 1] if s else " "
+                if prev == "(" or prev == "+":
+                    s -= 1
+                    prev = text[s - 1] if s else " "
+            if prev.isalnum() or prev in _BAD_BEFORE:
+                continue
+            if prev == "-" and s >= 2 and text[s - 2].isalnum():
+                continue
+            nxt = text[e] if e < n else " "
+            if nxt.isalpha():
+                if (
+                    e - digits_start == 8
+                    and text[digits_start:e].isdigit()
+                    and (e + 1 >= n or not text[e + 1].isalnum())
+                ):
+                    if v.es_dni(text[digits_start : e + 1]):
+                        out.append(Finding("es_dni", digits_start, e + 1))
+                    continue
+                if EXTENSION.match(text, e) is None and not (
+                    e - s <= 5 and text[s:e].isdigit()  # "12a" house numbers
+                ):
+                    continue
+            elif nxt in _BAD_AFTER or (nxt == "-" and e + 1 < n and text[e + 1].isalnum()):
+                continue
+            if e - s < 7:
+                if e - s <= 5 and "address" in self.kinds:
+                    _address(text, s, e, out)
+                elif text.count(".", s, e) == 3:
+                    _classify(text, low, s, e, out)
+                continue
+            if not _classify(text, low, s, e, out) and " " in text[s:e]:
+                _split(text, low, s, e, out)
+
+    # --- upper-case identifiers ----------------------------------------------------------
+
+    def _scan_ids(self, text: str, out: list[Finding]) -> None:
+        n = len(text)
+        for m in ID_RUN.finditer(text):
+            s, e = m.span()
+            if s and text[s - 1].isalnum():
+                continue
+            group = m.lastgroup
+            if group == "iban":
+                end = _iban_end(text, s, e)
+                if end and (end >= n or not text[end].isalnum()) and v.iban(text[s:end]):
+                    out.append(Finding("iban", s, end))
+                continue
+            if e < n and text[e].isalnum():
+                continue
+            value = m.group()
+            if group == "cf" and v.it_fiscal_code(value):
+                out.append(Finding("it_fiscal_code", s, e))
+            elif group == "nino" and v.uk_nino(value):
+                out.append(Finding("uk_nino", s, e))
+            elif group == "nie" and v.es_dni(value):
+                out.append(Finding("es_dni", s, e))
+
+
+def _iban_end(text: str, s: int, e: int) -> int:
+    """Where the IBAN starting at ``s`` ends, taking as many characters as its country's length."""
+    length = v.IBAN_LENGTHS.get(text[s : s + 2])
+    if length is None:
+        return 0
+    count, i = 0, s
+    while i < e and count < length:
+        if text[i] != " ":
+            count += 1
+        i += 1
+    return i if count == length else 0
+
+
+def _scan_ipv6(text: str, out: list[Finding]) -> None:
+    n = len(text)
+    for m in IPV6.finditer(" " + text):
+        s, e = m.start("v") - 1, m.end("v") - 1
+        if (s and (text[s - 1].isalnum() or text[s - 1] == ":")) or (e < n and text[e].isalnum()):
+            continue
+        value = m.group("v").rstrip(":.")
+        if value.count(":") >= 2 and v.ipv6(value):
+            out.append(Finding("ip_address", s, s + len(value)))
+
+
+def _scan_emails(text: str, out: list[Finding]) -> None:
+    for m in _EMAIL_DOMAIN.finditer(text):
+        at = m.start()
+        s = at
+        while s > 0 and at - s < 64 and text[s - 1] in _EMAIL_LOCAL:
+            s -= 1
+        while s < at and text[s] in ".-+":
+            s += 1
+        if s and text[s - 1] == ":" and "://" in text[max(0, s - 80) : s]:
+            continue  # user:password@host in a URL
+        if s < at and text[at - 1] != ".":
+            out.append(Finding("email", s, m.end()))
+
+
+def _context(low: str | None, kind: str, s: int, window: int = 48) -> bool:
+    return low is not None and CONTEXT[kind].search(low, max(0, s - window), s) is not None
+
+
+def _classify(
+    text: str, low: str | None, s: int, e: int, out: list[Finding], strict: bool = False
+) -> bool:
+    """Classify ``text[s:e]``, a number as written; append a finding and say whether one was."""
+    c = text[s:e]
+    digits = v.digits_of(c)
+    nd = len(digits)
+    if nd == 0:
+        return False
+    if c.count(".") == 3 and v.ipv4(c):
+        version = low is not None and VERSION_CONTEXT.search(low, max(0, s - 24), s) is not None
+        # 1.2.3.4: single-digit quads are version numbers unless the text says address.
+        if len(c) == 7 and not _context(low, "ip_address", s, 24):
+            version = True
+        if not version:
+            out.append(Finding("ip_address", s, e))
+        return True
+    if DATE.fullmatch(c):
+        if _context(low, "date_of_birth", s, 40) and plausible_birth_date(c):
+            out.append(Finding("date_of_birth", s, e))
+        return True  # a date is never a phone number
+    kind = None
+    # "order 5213...", "batch ...": an identifier, whatever its digits (national ids have
+    # their own context words).
+    ident = _context(low, "not_pii", s, 20)
+    if 13 <= nd <= 19 and v.payment_card(c):
+        if ident and not _context(low, "credit_card", s, 20):
+            return True
+        kind = "credit_card"
+    elif nd == 9 and (SSN_SHAPE.fullmatch(c) or _context(low, "us_ssn", s)):
+        if not v.us_ssn(c):
+            return True  # shaped like an SSN, not a valid one: not a phone number either
+        kind = "us_ssn"
+    elif nd == 15 and v.fr_nir(c):
+        kind = "fr_nir"
+    elif nd == 11 and v.de_tax_id(c) and _context(low, "de_tax_id", s):
+        kind = "de_tax_id"
+    elif nd == 11 and v.pl_pesel(c) and _context(low, "pl_pesel", s):
+        kind = "pl_pesel"
+    elif nd == 9 and v.nl_bsn(c) and _context(low, "nl_bsn", s):
+        kind = "nl_bsn"
+    if kind is None and not ident and _phone(c, digits, low, s, strict):
+        kind = "phone"
+        ext = EXTENSION.match(text, e)
+        if ext is not None:
+            e = ext.end()
+    if kind is None:
+        return False
+    out.append(Finding(kind, s, e))
+    return True
+
+
+def _phone(c: str, digits: str, low: str | None, s: int, strict: bool) -> bool:
+    nd = len(digits)
+    if not 7 <= nd <= 15:
+        return False
+    if c[0] == "+" or c.startswith(("00", "(+", "(00")):
+        national = digits[2:] if c.lstrip("(").startswith("00") else digits
+        return 8 <= len(national) <= 15 and calling_code_ok(national)
+    if "." in c and NANP.fullmatch(c) is None:
+        return False
+    separated = len(c) > nd
+    if separated and NANP.fullmatch(c):
+        return True
+    if separated and not strict and digits[0] == "0" and 9 <= nd <= 12 and c[1] != ".":
+        return True
+    return 7 <= nd <= 13 and _context(low, "phone", s, 32)
+
+
+def _split(text: str, low: str | None, s: int, e: int, out: list[Finding]) -> None:
+    """Try the space-separated groups of a run that was no one thing, longest first."""
+    bounds: list[tuple[int, int]] = []
+    i = s
+    for part in text[s:e].split(" "):
+        if part:
+            bounds.append((i, i + len(part)))
+        i += len(part) + 1
+    g, i = len(bounds), 0
+    while i < g:
+        for j in range(min(g, i + 8), i, -1):
+            if j - i == g and i == 0:
+                continue  # the whole run was tried already
+            a, b = bounds[i][0], bounds[j - 1][1]
+            if b - a >= 7 and _classify(text, low, a, b, out, strict=True):
+                i = j
+                break
+        else:
+            i += 1
+
+
+def _address(text: str, s: int, e: int, out: list[Finding]) -> None:
+    """A house number: part of a street address written before or after it?"""
+    n = len(text)
+    after = e + 1 if e < n and text[e].isalpha() else e  # 38f, Mandy Ramp
+    if (
+        after + 1 < n
+        and text[after] in " ,"
+        and (text[after + 1].isupper() or text[after + 1] == " ")
+    ):
+        m = ADDRESS_AFTER.match(text, s)
+        if m is not None:
+            out.append(Finding("address", s, m.end()))
+            return
+    if s >= 2 and text[s - 1] == " ":
+        m = ADDRESS_BEFORE.search(text, max(0, s - 60), s)
+        if m is not None:
+            end = e
+            if end < n and text[end].isalpha() and (end + 1 >= n or not text[end + 1].isalnum()):
+                end += 1  # 12a
+            out.append(Finding("address", m.start(), end))

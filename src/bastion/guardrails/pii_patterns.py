@@ -1,0 +1,222 @@
+"""The compiled patterns and context words of the PII detector (see ``pii.py``)."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from bastion.guardrails.validators import valid_date
+
+# A number as people write it: digits with ( ) . / - between them, spaces only before
+# another digit or a parenthesis. Starts with a digit so the engine skips text in C.
+NUMBER_RUN: Final = re.compile(r"\d(?:(?:[\d()./\-]|[ \u00a0](?=[\d(]))*[\d)])?")
+
+# One leading [A-Z] shared by every branch, so the engine skips lower-case text in C.
+ID_RUN: Final = re.compile(
+    r"[A-Z](?:(?P<iban>[A-Z]\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{1,4}){3,8}))"
+    r"|(?P<cf>[A-Z]{5}[0-9LMNPQRSTUV]{2}[A-EHLMPR-T][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z])"
+    r"|(?<=[A-CEGHJ-PR-TW-Z])(?P<nino>[A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D])"
+    r"|(?<=[XYZ])(?P<nie>[- ]?\d{7}[- ]?[A-Z]))"
+)
+
+NIR_CORSICA: Final = re.compile(r"\b[12] ?\d{2} ?\d{2} ?2[AB] ?\d{3} ?\d{3} ?\d{2}\b")
+DATE: Final = re.compile(
+    r"\d{4}[./\-]\d{1,2}[./\-]\d{1,2}|\d{1,2}[./\-]\d{1,2}[./\-](?:\d{4}|\d{2})|\d{1,2}\. ?\d{1,2}\. ?\d{4}"
+)
+SSN_SHAPE: Final = re.compile(r"\d{3}-\d{2}-\d{4}")
+EXTENSION: Final = re.compile(r"(?:\s?(?:x|ext\.?)\s?|\s?#)\d{1,5}(?!\w)")
+NANP: Final = re.compile(
+    r"(?:\+?1[ .\-]?)?(?:\([2-9]\d{2}\)|[2-9]\d{2})[ .\-]?[2-9]\d{2}[ .\-]?\d{4}"
+)
+VERSION_CONTEXT: Final = re.compile(
+    r"\b(?:version|release|build|ver\.?|v|python|node|java|upgrade|update|install|firmware|sdk)"
+    r"\s*:?\s*\Z"
+)
+# Scanned with a space in front: tried only after a character that cannot be in an address.
+IPV6: Final = re.compile(
+    r"[^0-9A-Za-z:.](?P<v>[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]{1,41})"
+)
+
+# Context words, searched in the lower-cased text just before a candidate.
+CONTEXT: Final[dict[str, re.Pattern[str]]] = {
+    "phone": re.compile(
+        r"phone|\btel\b|call|mobil|\bcell|\bfax|whatsapp|\bsms\b|text me|reach me|contact|\bhandy"
+        r"|rufnummer|\btél|\btelf|\bcel\b"
+        r"|telefon|téléphone|portable|joindre|appel|teléfono|telefono|móvil|movil|llam"
+        r"|cellulare|chiama|telefoon|mobiel|\bbel\b|komórk|numer tel|dzwo|hotline|\btlf"
+    ),
+    "us_ssn": re.compile(r"\bssn|social security|soc\. ?sec"),
+    "de_tax_id": re.compile(r"steuer|\btax\b|\btin\b|idnr|identifikationsnummer|\bid-nr"),
+    "pl_pesel": re.compile(r"pesel"),
+    "ip_address": re.compile(r"\bip\b|address|host|server|client|\bdns|gateway|route"),
+    # Words before a number that make it an identifier, not personal data.
+    "not_pii": re.compile(
+        r"\b(?:order|batch|invoice|ticket|ref|reference|tracking|sku|ean|isbn|id|serial|build"
+        r"|version|pid|port|row|job|request|txn|transaction)\W{0,3}(?:no\.?|nr\.?|number|#)?\W{0,2}\Z"
+    ),
+    "credit_card": re.compile(r"card|karte|carte|carta|tarjeta|kaart|karty|visa|mastercard|amex"),
+    "nl_bsn": re.compile(r"\bbsn|burgerservice|sofi|citizen service"),
+    "date_of_birth": re.compile(
+        r"born|birth|\bdob\b|d\.o\.b|geboren|geburt|\bgeb\.|\bnée?\b|naissance|\bnat[oa]\b"
+        r"|nascita|nacid[oa]|nacimiento|urodz|geboorte"
+    ),
+}
+_DOB_HINTS: Final = (
+    "born", "birth", "dob", "d.o.b", "geb", "né", "naissance", "nato", "nata", "nascita",
+    "nacid", "nacimiento", "urodz", "geboorte",
+)  # fmt: skip
+
+
+def dob_hint(low: str) -> bool:
+    """Cheap test before the birth-date context search: a birth word occurs at all."""
+    return any(h in low for h in _DOB_HINTS)
+
+
+_MONTHS: Final = (
+    "january|february|march|april|may|june|july|august|september|october|november|december"
+    "|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec"
+    "|januar|februar|märz|mai|juni|juli|oktober|dezember"
+    "|janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre"
+    "|gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|dicembre"
+    "|enero|febrero|abril|mayo|junio|julio|septiembre|octubre|noviembre|diciembre"
+    "|januari|februari|maart|mei|augustus"
+    "|stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|września|października"
+    "|listopada|grudnia"
+)
+WORD_DATE: Final = re.compile(
+    rf"(?i)\b(?:\d{{1,2}}(?:st|nd|rd|th|er|º)?\.?\s(?:de\s|of\s)?(?:{_MONTHS})\.?,?\s(?:de\s)?\d{{4}}"
+    rf"|(?:{_MONTHS})\.?\s\d{{1,2}}(?:st|nd|rd|th)?,?\s\d{{4}})\b"
+)
+_YEAR: Final = re.compile(r"\d{4}")
+
+
+def plausible_birth_date(value: str) -> bool:
+    """A real calendar date (day/month/year in any usual order) between 1900 and 2030."""
+    parts = [int(p) for p in re.split(r"[./\- ]+", value.strip()) if p.isdigit()]
+    if len(parts) == 3:
+        a, b, c = parts
+        if a >= 1000:
+            return 1900 <= a <= 2030 and valid_date(a, b, c)
+        year = c + (1900 if c >= 30 else 2000) if c < 100 else c
+        return 1900 <= year <= 2030 and (valid_date(year, b, a) or valid_date(year, a, b))
+    years = [int(y) for y in _YEAR.findall(value)]
+    return any(1900 <= y <= 2030 for y in years)
+
+
+# Street addresses, where the writing is regular enough to be sure.
+_EN_SUFFIX: Final = (
+    "Alley|Avenue|Ave|Bay|Bend|Bluffs?|Boulevard|Blvd|Branch|Bridge|Brooks?|Burgs?|Bypass"
+    "|Camp|Canyon|Cape|Causeway|Centers?|Circles?|Cir|Cliffs?|Club|Common|Corners?|Course"
+    "|Courts?|Ct|Coves?|Creek|Crescent|Crest|Crossing|Crossroad|Curve|Dale|Dam|Divide|Drives?"
+    "|Dr|Estates?|Expressway|Extensions?|Falls?|Ferry|Fields?|Flats?|Fords?|Forest|Forges?"
+    "|Forks?|Fort|Freeway|Gardens?|Gateway|Glens?|Greens?|Groves?|Harbors?|Haven|Heights"
+    "|Highway|Hwy|Hills?|Hollow|Inlet|Islands?|Isle|Junctions?|Keys?|Knolls?|Lakes?|Land"
+    "|Landing|Lane|Ln|Lights?|Loaf|Locks?|Lodge|Loop|Mall|Manors?|Meadows?|Mews|Mills?"
+    "|Mission|Motorway|Mount|Mountains?|Neck|Orchard|Oval|Overpass|Parks?|Parkways?|Pkwy"
+    "|Pass|Passage|Path|Pike|Pines?|Place|Pl|Plains?|Plaza|Points?|Ports?|Prairie|Radial"
+    "|Ramp|Ranch|Rapids?|Rest|Ridges?|River|Roads?|Rd|Route|Row|Rue|Run|Shoals?|Shores?"
+    "|Skyway|Springs?|Spurs?|Squares?|Sq|Station|Stravenue|Stream|Streets?|St|Summit"
+    "|Terrace|Throughway|Trace|Track|Trafficway|Trail|Trailer|Tunnel|Turnpike|Underpass"
+    "|Unions?|Valleys?|Viaduct|Views?|Villages?|Ville|Vista|Walks?|Wall|Ways?|Wells?"
+)
+ADDRESS_AFTER: Final = re.compile(
+    r"\d{1,5}[A-Za-z]?,?\s(?:"
+    rf"(?:[A-Z][A-Za-z'\u2019\-]+\s){{1,3}}(?:{_EN_SUFFIX})\b\.?"
+    r"(?:,?\s(?:Apt\.?|Suite|Unit|Flat|\#)\s?\d+[A-Za-z]?)?"
+    r"|(?:rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|route|cours|square"
+    r"|passage|voie|sentier)\s(?:de\s(?:la\s|l['\u2019])?|du\s|des\s|d['\u2019]|l['\u2019]|la\s|le\s)?"
+    r"[A-ZÉÈÀÂ][\w'\u2019\-]+(?:\s[A-ZÉÈÀÂ][\w'\u2019\-]+){0,3})"
+)
+ADDRESS_BEFORE: Final = re.compile(
+    r"(?:[A-ZÄÖÜ][\w\-]*(?:[Ss]tra(?:ße|sse)|[Ss]tr\.|[Ww]eg|[Aa]llee|[Pp]latz|[Gg]asse"
+    r"|[Rr]ing|[Dd]amm|[Uu]fer|[Cc]haussee|[Ss]teig|[Pp]fad|[Mm]arkt|straat|laan|plein"
+    r"|gracht|kade|dijk|singel|hof|pad|dreef|park|plantsoen|boulevard|steeg|kanaal|baan)"
+    r"|(?:Via|Viale|Piazza|Piazzale|Corso|Vicolo|Largo|Contrada|Borgo|Strada|Rotonda|Canale"
+    r"|Incrocio|Stretto|Vico|Lungomare|Calle|C/|C\.|Vial|Pasadizo|Avenida|Avda\.|Plaza|Paseo|Camino|Ronda|Vía"
+    r"|Carretera|Callejón|Cañada|Pasaje|Urbanización|Rambla|Glorieta|Alameda|Acceso|Cuesta"
+    r"|Travesía|Carrer|Passeig|ul\.|al\.|pl\.|ulica|aleja|plac|os\.)\s"
+    r"(?:[\w'\u2019.\-]+\s){0,4}?[\w'\u2019.\-]+,?)\s\Z"
+)
+
+# International calling codes: one digit (1, 7), the two-digit ones, and the leading
+# two digits of the three-digit ones.
+_CC2: Final = frozenset(
+    [
+        "20",
+        "27",
+        "30",
+        "31",
+        "32",
+        "33",
+        "34",
+        "36",
+        "39",
+        "40",
+        "41",
+        "43",
+        "44",
+        "45",
+        "46",
+        "47",
+        "48",
+        "49",
+        "51",
+        "52",
+        "53",
+        "54",
+        "55",
+        "56",
+        "57",
+        "58",
+        "60",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "66",
+        "81",
+        "82",
+        "84",
+        "86",
+        "90",
+        "91",
+        "92",
+        "93",
+        "94",
+        "95",
+        "98",
+    ]
+)
+_CC3: Final = frozenset(
+    [
+        "21",
+        "22",
+        "23",
+        "24",
+        "25",
+        "26",
+        "29",
+        "35",
+        "37",
+        "38",
+        "42",
+        "50",
+        "59",
+        "67",
+        "68",
+        "69",
+        "80",
+        "85",
+        "87",
+        "88",
+        "96",
+        "97",
+        "99",
+    ]
+)
+
+
+def calling_code_ok(number: str) -> bool:
+    """``number`` (digits after + or 00) starts with an assigned country calling code."""
+    return number[0] in "17" or number[:2] in _CC2 or number[:2] in _CC3

@@ -1,0 +1,216 @@
+"""Policies compiled into scanners, and which policies apply to a request.
+
+A request's policies are the union of every attachment that matches it
+(default, model, key, org, team, user, app, and names a governance policy
+lists). They merge into one :class:`ActivePolicy`, compiled once per distinct
+set of names and cached: per kind and direction the strictest action wins
+(block > redact > pseudonymise > record), the lowest injection threshold,
+every deny term and regex.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bastion.guardrails.base import ACTION_RANK, Action, Detector, Finding, lowered
+from bastion.guardrails.config import GuardrailsConfig, PolicyConfig, WebhookConfig, expand
+from bastion.guardrails.content import CATEGORIES, ContentDetector
+from bastion.guardrails.injection import InjectionDetector
+from bastion.guardrails.pii import PII_KINDS, PIIDetector
+from bastion.guardrails.secrets import SECRET_KINDS, SecretsDetector
+
+if TYPE_CHECKING:
+    from bastion.governance.principal import Principal
+
+
+class Scanner:
+    """A fixed set of detectors run over one text at a time."""
+
+    __slots__ = ("_detectors", "_injection", "_injection_sources", "kinds", "max_span")
+
+    def __init__(
+        self, detectors: Sequence[Detector], injection_sources: Iterable[str] = ("user", "tool")
+    ) -> None:
+        self._detectors = tuple(d for d in detectors if not isinstance(d, InjectionDetector))
+        self._injection = next((d for d in detectors if isinstance(d, InjectionDetector)), None)
+        self._injection_sources = frozenset(injection_sources)
+        self.kinds = frozenset().union(*(d.kinds for d in detectors))
+        # Injection is scored over whole texts; streams hold back only for span detectors.
+        self.max_span = max((d.max_span for d in self._detectors), default=0)
+
+    def scan(self, text: str, source: str = "user") -> list[Finding]:
+        """Every finding, overlapping ones included (see :func:`non_overlapping`)."""
+        low = lowered(text)
+        out: list[Finding] = []
+        for detector in self._detectors:
+            detector.find(text, low, out, source)
+        if self._injection is not None and source in self._injection_sources:
+            self._injection.find(text, low, out, source)
+        return out
+
+
+def non_overlapping(findings: list[Finding]) -> list[Finding]:
+    """The findings to rewrite, by position: of overlapping ones the longest wins."""
+    if len(findings) < 2:
+        return findings
+    ranked = sorted(findings, key=lambda f: (f.start - f.end, f.start))
+    kept: list[Finding] = []
+    for f in ranked:
+        if all(f.end <= k.start or f.start >= k.end for k in kept):
+            kept.append(f)
+    kept.sort(key=lambda f: f.start)
+    return kept
+
+
+@dataclass(frozen=True, slots=True)
+class DirectionPolicy:
+    """What one direction (input or output) scans for and does."""
+
+    scanner: Scanner
+    actions: Mapping[str, Action]  # kind -> action
+    policies: Mapping[str, str]  # kind -> the policy that set the action (for messages)
+
+    @property
+    def max_span(self) -> int:
+        return self.scanner.max_span
+
+
+@dataclass(frozen=True, slots=True)
+class ActivePolicy:
+    names: tuple[str, ...]
+    input: DirectionPolicy | None
+    output: DirectionPolicy | None
+    header: bool
+    block_status: int
+    webhooks: tuple[tuple[str, WebhookConfig], ...] = ()  # (policy name, checker)
+
+
+@dataclass
+class _Merged:
+    actions: dict[str, Action] = field(default_factory=dict)
+    policies: dict[str, str] = field(default_factory=dict)
+    threshold: float = 1.0
+    terms: list[tuple[str, str]] = field(default_factory=list)  # (label, term)
+    regexes: list[tuple[str, str]] = field(default_factory=list)
+    sources: set[str] = field(default_factory=set)
+
+
+def compile_policy(names: tuple[str, ...], specs: Mapping[str, PolicyConfig]) -> ActivePolicy:
+    """Merge the named policies into one (the strictest action per kind and direction)."""
+    merged = {"input": _Merged(), "output": _Merged()}
+    header, status = False, 400
+    for name in names:
+        spec = specs[name]
+        header = header or spec.header
+        status = max(status, spec.block_status)
+        for rule in spec.rules:
+            directions = ("input", "output") if rule.direction == "both" else (rule.direction,)
+            for direction in directions:
+                m = merged[direction]
+                kinds = expand(rule.detectors)
+                if "custom" in kinds:
+                    kinds = kinds - {"custom"}
+                    if rule.deny_terms or rule.deny_regexes:
+                        kinds = kinds | {rule.label}
+                for kind in kinds:
+                    current = m.actions.get(kind)
+                    if current is None or ACTION_RANK[rule.action] > ACTION_RANK[current]:
+                        m.actions[kind] = rule.action
+                        m.policies[kind] = name
+                if "injection" in kinds:
+                    m.threshold = min(m.threshold, rule.threshold)
+                m.terms.extend((rule.label, t) for t in rule.deny_terms)
+                m.regexes.extend((rule.label, r) for r in rule.deny_regexes)
+            if rule.direction != "output":
+                merged["input"].sources.update(spec.injection_sources)
+    return ActivePolicy(
+        names,
+        _direction(merged["input"], "input"),
+        _direction(merged["output"], "output"),
+        header,
+        status,
+        tuple((n, specs[n].webhook) for n in names if specs[n].webhook is not None),  # type: ignore[misc]
+    )
+
+
+def _direction(m: _Merged, direction: str) -> DirectionPolicy | None:
+    if not m.actions:
+        return None
+    kinds = set(m.actions)
+    detectors: list[Detector] = []
+    if kinds & PII_KINDS:
+        detectors.append(PIIDetector(kinds & PII_KINDS))
+    if kinds & SECRET_KINDS:
+        detectors.append(SecretsDetector(kinds & SECRET_KINDS))
+    if "injection" in kinds:
+        detectors.append(InjectionDetector(m.threshold))
+    categories = [c for c in CATEGORIES if c in kinds]
+    if categories or m.terms or m.regexes:
+        detectors.append(ContentDetector(categories, tuple(m.terms), tuple(m.regexes)))
+    sources = {"output"} if direction == "output" else (m.sources or {"user", "tool"})
+    return DirectionPolicy(Scanner(detectors, sources), dict(m.actions), dict(m.policies))
+
+
+PolicyNames = Callable[["Principal"], Sequence[str]]
+_CACHE_LIMIT = 1024
+
+
+class PolicyResolver:
+    """Which policies apply to a request, from the config's ``attach`` (and ``extra``,
+    a hook through which governance policies name guardrail policies)."""
+
+    def __init__(self, config: GuardrailsConfig, extra: PolicyNames | None = None) -> None:
+        self._config = config
+        self._attach = config.attach
+        self._extra = extra
+        self._model_rules = tuple(
+            (re.compile(fnmatch.translate(pattern)), names)
+            for pattern, names in config.attach.models.items()
+        )
+        self._by_model: dict[str, tuple[str, ...]] = {}
+        self._compiled: dict[tuple[str, ...], ActivePolicy] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._config.policies)
+
+    def names(self, model: str, principal: Principal | None) -> tuple[str, ...]:
+        attach = self._attach
+        found: list[str] = list(attach.default)
+        by_model = self._by_model.get(model)
+        if by_model is None:
+            by_model = tuple(
+                n for rule, names in self._model_rules if rule.match(model) for n in names
+            )
+            if len(self._by_model) < _CACHE_LIMIT:
+                self._by_model[model] = by_model
+        found.extend(by_model)
+        if principal is not None:
+            for table, key in (
+                (attach.keys, principal.name),
+                (attach.keys, principal.id),
+                (attach.orgs, principal.org_id),
+                (attach.teams, principal.team_id),
+                (attach.users, principal.user_id),
+                (attach.apps, principal.app),
+            ):
+                if key is not None and key in table:
+                    found.extend(table[key])
+            if self._extra is not None:
+                found.extend(n for n in self._extra(principal) if n in self._config.policies)
+        return tuple(dict.fromkeys(found))  # in order, each once
+
+    def resolve(self, model: str, principal: Principal | None) -> ActivePolicy | None:
+        names = self.names(model, principal)
+        if not names:
+            return None
+        policy = self._compiled.get(names)
+        if policy is None:
+            policy = compile_policy(names, self._config.policies)
+            if len(self._compiled) < _CACHE_LIMIT:
+                self._compiled[names] = policy
+        return policy

@@ -1,0 +1,194 @@
+"""Bodies in the audit trail: their shape (metadata mode) and, when kept, their content.
+
+On the request path the only work is :class:`BodyCapture` collecting the answer's
+bytes as the caller receives them (bounded), and only for requests whose body
+mode is ``on``. Everything else runs in the audit writer: the request (as sent
+upstream: guardrails' redactions and pseudonyms applied) and the answer, with
+what the request's guardrail policies flag replaced by ``[KIND]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import orjson
+
+JSON = dict[str, Any]
+_NUMBER = (int, float)
+_SHAPE_FIELDS = ("max_tokens", "max_completion_tokens", "temperature", "n")
+# (the request's guardrail session, "input" | "output", text) -> the text, redacted
+Redactor = Callable[[object | None, str, str], str]
+
+
+class BodyCapture:
+    """The answer's bytes as the caller receives them, up to ``limit``."""
+
+    __slots__ = ("chunks", "limit", "size", "truncated")
+
+    def __init__(self, limit: int) -> None:
+        self.chunks: list[bytes] = []
+        self.limit = limit
+        self.size = 0
+        self.truncated = False
+
+    def add(self, piece: bytes) -> None:
+        room = self.limit - self.size
+        if room <= 0:
+            self.truncated = self.truncated or bool(piece)
+            return
+        if len(piece) > room:
+            piece, self.truncated = piece[:room], True
+        self.chunks.append(piece)
+        self.size += len(piece)
+
+    async def tee(self, pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """Pass a stream through, keeping a copy; closing it closes ``pieces``."""
+        try:
+            async for piece in pieces:
+                self.add(piece)
+                yield piece
+        finally:
+            close = getattr(pieces, "aclose", None)
+            if close is not None:
+                await close()
+
+    def text(self) -> str:
+        return b"".join(self.chunks).decode("utf-8", errors="replace")
+
+
+def guardrail_redactor(session: object | None, direction: str, text: str) -> str:
+    """Replace what the request's guardrail policy flags in ``text`` with ``[KIND]``.
+
+    Duck-typed on the guardrails' session (``policy.input|output.scanner.scan``), so
+    that observability does not depend on a pipeline stage.
+    """
+    policy = getattr(session, "policy", None)
+    rules = getattr(policy, direction, None)
+    scanner = getattr(rules, "scanner", None)
+    if scanner is None or not text:
+        return text
+    findings = sorted(scanner.scan(text), key=lambda f: (f.start, -f.end))
+    out: list[str] = []
+    pos = 0
+    for f in findings:
+        if f.start < pos:
+            continue  # overlaps one already replaced
+        out += [text[pos : f.start], f"[{str(f.kind).upper()}]"]
+        pos = f.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def request_shape(endpoint: str, body: JSON) -> JSON:
+    """What metadata mode keeps of a request: its shape, none of its content."""
+    if endpoint == "embeddings":
+        value = body.get("input")
+        return {"inputs": len(value) if isinstance(value, list) else 1}
+    messages = body.get("messages")
+    roles: dict[str, int] = {}
+    chars = 0
+    for m in messages if isinstance(messages, list) else ():
+        if isinstance(m, dict):
+            role = str(m.get("role"))
+            roles[role] = roles.get(role, 0) + 1
+            content = m.get("content")
+            chars += len(content) if isinstance(content, str) else 0
+    tools = body.get("tools")
+    shape: JSON = {"messages": roles, "text_chars": chars}
+    if isinstance(tools, list) and tools:
+        shape["tools"] = sorted(
+            str((t.get("function") or {}).get("name") or t.get("name") or "")
+            for t in tools
+            if isinstance(t, dict)
+        )[:64]
+    for name in _SHAPE_FIELDS:
+        value = body.get(name)
+        if value is not None and isinstance(value, _NUMBER):
+            shape[name] = value
+    format_ = body.get("response_format")
+    if isinstance(format_, dict):
+        shape["response_format"] = format_.get("type")
+    return shape
+
+
+def _redact_messages(body: JSON, session: object | None, redact: Redactor) -> JSON:
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return body
+    out = []
+    for m in messages:
+        if isinstance(m, dict) and isinstance(m.get("content"), str):
+            m = {**m, "content": redact(session, "input", m["content"])}
+        elif isinstance(m, dict) and isinstance(m.get("content"), list):
+            parts = [
+                {**p, "text": redact(session, "input", p["text"])}
+                if isinstance(p, dict) and isinstance(p.get("text"), str)
+                else p
+                for p in m["content"]
+            ]
+            m = {**m, "content": parts}
+        out.append(m)
+    return {**body, "messages": out}
+
+
+def _answer_text(raw: str, stream: bool) -> tuple[str, str | None]:
+    """The answer's text and finish reason, from an OpenAI or Anthropic body or stream."""
+    if not stream:
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return raw, None
+        if isinstance(data, dict) and isinstance(data.get("choices"), list):
+            texts, finish = [], None
+            for c in data["choices"]:
+                message = c.get("message") or {} if isinstance(c, dict) else {}
+                texts.append(str(message.get("content") or ""))
+                finish = c.get("finish_reason") if isinstance(c, dict) else finish
+            return "".join(texts), finish
+        if isinstance(data, dict) and isinstance(data.get("content"), list):  # Anthropic
+            text = "".join(str(b.get("text") or "") for b in data["content"] if isinstance(b, dict))
+            return text, data.get("stop_reason")
+        return raw, None
+    texts, finish = [], None
+    for line in raw.splitlines():
+        if not line.startswith("data:"):
+            continue
+        try:
+            event = orjson.loads(line[5:].strip())
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(event, dict):
+            continue
+        for c in event.get("choices") or ():
+            delta = c.get("delta") or {}
+            texts.append(str(delta.get("content") or ""))
+            finish = c.get("finish_reason") or finish
+        delta = event.get("delta")
+        if isinstance(delta, dict):  # Anthropic: content_block_delta, message_delta
+            texts.append(str(delta.get("text") or ""))
+            finish = delta.get("stop_reason") or finish
+    return "".join(texts), finish
+
+
+def body_document(
+    endpoint: str,
+    body: JSON,
+    capture: BodyCapture | None,
+    stream: bool,
+    session: object | None,
+    redact: Redactor,
+    limit: int,
+) -> str:
+    """The request and answer as kept in the trail (JSON text), redacted and bounded."""
+    request: Any = body if endpoint == "embeddings" else _redact_messages(body, session, redact)
+    text = orjson.dumps(request).decode()
+    doc: JSON = {"request": request if len(text) <= limit else {"truncated": text[:limit]}}
+    if capture is not None and capture.chunks:
+        answer, finish = _answer_text(capture.text(), stream)
+        doc["response"] = {
+            "text": redact(session, "output", answer)[:limit],
+            "finish_reason": finish,
+            "truncated": capture.truncated,
+        }
+    return orjson.dumps(doc).decode()

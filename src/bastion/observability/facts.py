@@ -1,0 +1,175 @@
+"""What the observers need to know of a finished request, read off its context once.
+
+The metrics, the access log, the live feed and the tracer all describe the same
+request; :class:`RequestFacts` is computed once per request by the observing
+finisher and handed to each of them, so none re-reads the context or re-prices.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from bastion.accounting.pricing import read_usage
+from bastion.providers.base import Deployment
+
+if TYPE_CHECKING:
+    from bastion.pipeline import RequestContext
+
+# The cost of an answer in nano-dollars: (deployment, prompt, completion, cached) -> cost.
+CostFunction = Callable[[Deployment, int, int, int], int | None]
+
+
+class RequestFacts:
+    """One finished request, as every observer sees it."""
+
+    __slots__ = (
+        "app_id",
+        "at",
+        "attempts",
+        "cached_tokens",
+        "completion_tokens",
+        "cost_nusd",
+        "deployment",
+        "duration_ns",
+        "endpoint",
+        "error",
+        "error_message",
+        "ingress",
+        "key_id",
+        "key_name",
+        "model",
+        "org_id",
+        "principal_kind",
+        "prompt_tokens",
+        "provider",
+        "request_id",
+        "status",
+        "stream",
+        "team_id",
+        "ttft_ns",
+        "upstream_ns",
+        "user_id",
+        "verdicts",
+    )
+
+    def __init__(self, ctx: RequestContext, cost: CostFunction | None) -> None:
+        now = time.perf_counter_ns()
+        self.at = time.time()
+        self.request_id = ctx.request_id
+        self.endpoint: str = ctx.endpoint
+        self.ingress = ctx.ingress
+        self.model = ctx.model
+        self.stream = ctx.stream
+        deployment = ctx.deployment
+        self.deployment = deployment.label if deployment is not None else None
+        self.provider = deployment.provider.name if deployment is not None else None
+        error = ctx.error
+        self.status = ctx.status or (error.status if error is not None else 0)
+        self.error = (error.code or error.error_type) if error is not None else None
+        self.error_message = error.message if error is not None else None
+        if self.status == 499 and self.error is None:
+            self.error = "client_disconnected"
+        self.duration_ns = now - ctx.started_ns
+        self.upstream_ns = ctx.upstream_ns
+        first = ctx.first_byte_ns
+        self.ttft_ns = first - ctx.started_ns if first else None
+        principal = ctx.principal
+        if principal is not None:
+            self.key_id: str | None = principal.id
+            self.key_name: str | None = principal.name
+            self.principal_kind: str | None = principal.kind
+            self.org_id = principal.org_id
+            self.team_id = principal.team_id
+            self.user_id = principal.user_id
+            self.app_id = principal.app
+        else:
+            self.key_id = self.key_name = self.principal_kind = None
+            self.org_id = self.team_id = self.user_id = self.app_id = None
+        self.prompt_tokens = self.completion_tokens = self.cached_tokens = 0
+        self.cost_nusd: int | None = None
+        if ctx.usage is not None:
+            usage = read_usage(ctx.usage)
+            self.prompt_tokens = usage.prompt_tokens
+            self.completion_tokens = usage.completion_tokens
+            self.cached_tokens = usage.cached_tokens
+            if cost is not None and deployment is not None:
+                self.cost_nusd = cost(
+                    deployment, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
+                )
+        self.attempts = _attempts(ctx)
+        self.verdicts = _verdicts(ctx)
+
+    @property
+    def failed(self) -> bool:
+        return self.status >= 400 or self.error is not None
+
+    def summary(self) -> dict[str, Any]:
+        """The facts as a JSON-ready dict (the live feed and the access log)."""
+        return {
+            "request_id": self.request_id,
+            "at": self.at,
+            "endpoint": self.endpoint,
+            "ingress": self.ingress,
+            "model": self.model,
+            "deployment": self.deployment,
+            "provider": self.provider,
+            "stream": self.stream,
+            "status": self.status,
+            "error": self.error,
+            "key_id": self.key_id,
+            "org_id": self.org_id,
+            "team_id": self.team_id,
+            "user_id": self.user_id,
+            "app_id": self.app_id,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cached_tokens": self.cached_tokens,
+            "cost_usd": None if self.cost_nusd is None else self.cost_nusd / 1e9,
+            "latency_ms": self.duration_ns / 1e6,
+            "upstream_ms": self.upstream_ns / 1e6,
+            "gateway_ms": max(self.duration_ns - self.upstream_ns, 0) / 1e6,
+            "ttft_ms": None if self.ttft_ns is None else self.ttft_ns / 1e6,
+            "attempts": self.attempts,
+            "verdicts": self.verdicts,
+        }
+
+
+def _attempts(ctx: RequestContext) -> list[dict[str, Any]] | None:
+    """The router's attempts (issue 6's ``ctx.attempts``), when it recorded any."""
+    attempts = ctx.attempts
+    if not attempts:
+        return None
+    out = []
+    for a in attempts:
+        deployment = getattr(a, "deployment", None)
+        out.append(
+            {
+                "deployment": getattr(deployment, "label", None),
+                "status": getattr(a, "status", None),
+                "error": getattr(a, "error", None),
+                "latency_ms": getattr(a, "latency_ms", None),
+            }
+        )
+    return out
+
+
+def _verdicts(ctx: RequestContext) -> list[dict[str, Any]] | None:
+    """Guardrail verdicts (detector, action, direction, count), never the matched values."""
+    session = ctx.guardrails
+    verdicts = getattr(session, "verdicts", None) if session is not None else None
+    if not verdicts:
+        return None
+    out = []
+    for v in verdicts:
+        get = v.get if isinstance(v, dict) else lambda name, v=v: getattr(v, name, None)
+        out.append(
+            {
+                "detector": str(get("detector") or get("kind") or "unknown"),
+                "action": str(get("action") or "record"),
+                "direction": get("direction") or get("stage"),
+                "count": get("count") or get("spans") or 1,
+            }
+        )
+    return out
