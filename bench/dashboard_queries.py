@@ -289,7 +289,10 @@ async def measure(db: Database, now: float, runs: int) -> list[dict[str, Any]]:
 async def run(args: argparse.Namespace) -> None:
     now = time.time()
     results: dict[str, Any] = {"rows": args.rows, "days": args.days, "backends": {}}
-    targets = [("sqlite", None)] + ([("postgresql", args.postgres)] if args.postgres else [])
+    if args.out.exists():  # keep the other backend's figures from an earlier run
+        results["backends"] = json.loads(args.out.read_text()).get("backends", {})
+    targets = [] if args.skip_sqlite else [("sqlite", None)]
+    targets += [("postgresql", args.postgres)] if args.postgres else []
     for name, url in targets:
         print(f"== {name}: {args.rows:,} ledger rows over {args.days} days", flush=True)
         if url is None:
@@ -347,6 +350,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--reuse", action="store_true", help="keep a SQLite ledger loaded before")
+    parser.add_argument("--skip-sqlite", action="store_true", help="only the PostgreSQL run")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/bastion-bench-hub"))
     parser.add_argument(
         "--postgres", help="also on this PostgreSQL database (its tables are emptied)"

@@ -63,10 +63,6 @@ async def test_every_interaction_is_recorded_with_who_what_decisions_and_bodies_
         "id": "static:client",
         "name": "client",
         "role": "user",
-        "org": None,
-        "team": None,
-        "user": None,
-        "app": None,
     }
     assert (
         plain["what"]["model"] == "bastion/echo" and plain["what"]["deployment"] == "bastion/echo"

@@ -31,7 +31,7 @@ from bastion.accounting.pricing import (
 )
 from bastion.accounting.settings import AccountingConfig
 from bastion.store.batch import BatchWriter
-from bastion.store.ledger_store import LedgerStore
+from bastion.store.ledger_store import LEDGER_COLUMNS, LedgerStore
 
 if TYPE_CHECKING:
     from bastion.pipeline import RequestContext
@@ -91,7 +91,17 @@ class SpendLedger:
         return await self._writer.flush()
 
     def _rows(self, items: Sequence[Entry | Row]) -> list[Entry | Row]:
-        return [item if isinstance(item, dict) else self.row(*item) for item in items]
+        out: list[Entry | Row] = []
+        for item in items:
+            if isinstance(item, dict):
+                out.append(item)
+                continue
+            try:
+                out.append(self.row(*item))
+            except Exception:  # a row that cannot be built must not block the others
+                log.exception("could not describe request %s fully", item[0].request_id)
+                out.append(_bare_row(*item))
+        return out
 
     async def _write(self, items: Sequence[Entry | Row], again: bool) -> None:
         await self._store.insert([item for item in items if isinstance(item, dict)], again)
@@ -197,6 +207,27 @@ class SpendLedger:
             return None
         unique = list(dict.fromkeys(t[:_TAG_CHARS] for t in tags if t))[: self._max_tags]
         return orjson.dumps(unique).decode() if unique else None
+
+
+def _bare_row(ctx: RequestContext, at: float, finished_ns: int) -> Row:
+    """What is certain of a request whose full row could not be built (a bug): it happened."""
+    principal = ctx.principal
+    row: Row = dict.fromkeys(LEDGER_COLUMNS)
+    zero = ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens")
+    row.update(
+        dict.fromkeys((*zero, "reasoning_tokens", "attempts", "fallbacks"), 0),
+        request_id=ctx.request_id,
+        at=at,
+        key_id=principal.id if principal is not None else None,
+        model=str(ctx.model)[:200],
+        endpoint=ctx.endpoint,
+        status=ctx.status,
+        estimated=True,
+        stream=bool(ctx.stream),
+        cache_hit=False,
+        error="ledger_error",
+    )
+    return row
 
 
 def _fallbacks(attempts: Sequence[Any], requested: str) -> int:

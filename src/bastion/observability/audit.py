@@ -237,22 +237,24 @@ class AuditLog:
             "at": at,
             "request_id": ctx.request_id,
             "who": self._principal(principal),
-            "what": {
-                "endpoint": ctx.endpoint,
-                "ingress": ctx.ingress,
-                "model": ctx.model,
-                "deployment": deployment.label if deployment is not None else None,
-                "provider": deployment.provider.name if deployment is not None else None,
-                "stream": ctx.stream,
-            },
+            "what": {"endpoint": ctx.endpoint, "ingress": ctx.ingress, "model": ctx.model},
             "decisions": _decisions(ctx, code),
             "outcome": {
                 "status": status,
-                "error": code,
-                "message": error.message[:500] if error is not None else None,
-                "latency_ms": round((finished_ns - ctx.started_ns) / 1e6, 3),
+                "latency_ms": (finished_ns - ctx.started_ns) // 1000 / 1000,
             },
         }
+        # Absent rather than null: records stay small (nothing is hashed that is not there).
+        if ctx.stream:
+            record["what"]["stream"] = True
+        if deployment is not None:
+            record["what"]["deployment"] = deployment.label
+            record["what"]["provider"] = deployment.provider.name
+        if error is not None:
+            record["outcome"]["error"] = code
+            record["outcome"]["message"] = error.message[:500]
+        elif code is not None:
+            record["outcome"]["error"] = code
         if ctx.attempts:
             record["attempts"] = [
                 {"deployment": a.deployment.label, "status": a.status, "error": a.error}
@@ -288,7 +290,7 @@ class AuditLog:
 
 
 def _who(principal: Principal) -> dict[str, Any]:
-    return {
+    who = {
         "kind": principal.kind,
         "id": principal.id,
         "name": principal.name,
@@ -298,6 +300,7 @@ def _who(principal: Principal) -> dict[str, Any]:
         "user": principal.user_id,
         "app": principal.app,
     }
+    return {k: v for k, v in who.items() if v is not None}
 
 
 def _decisions(ctx: RequestContext, code: str | None) -> dict[str, Any]:

@@ -112,7 +112,15 @@ def request_shape(endpoint: str, body: JSON) -> JSON:
     return shape
 
 
-def _redact_messages(body: JSON, session: object | None, redact: Redactor) -> JSON:
+def _redact_request(endpoint: str, body: JSON, session: object | None, redact: Redactor) -> JSON:
+    if endpoint == "embeddings":
+        value = body.get("input")
+        if isinstance(value, str):
+            return {**body, "input": redact(session, "input", value)}
+        if isinstance(value, list):
+            items = [redact(session, "input", v) if isinstance(v, str) else v for v in value]
+            return {**body, "input": items}
+        return body
     messages = body.get("messages")
     if not isinstance(messages, list):
         return body
@@ -181,7 +189,7 @@ def body_document(
     limit: int,
 ) -> str:
     """The request and answer as kept in the trail (JSON text), redacted and bounded."""
-    request: Any = body if endpoint == "embeddings" else _redact_messages(body, session, redact)
+    request = _redact_request(endpoint, body, session, redact)
     text = orjson.dumps(request).decode()
     doc: JSON = {"request": request if len(text) <= limit else {"truncated": text[:limit]}}
     if capture is not None and capture.chunks:

@@ -212,31 +212,22 @@ class Dashboard:
         return out
 
     async def quality(self, scope: Scope, start: float, end: float) -> dict[str, Any]:
-        """Feedback in the range: score distribution, satisfaction by model and app, comments."""
+        """Feedback in the range: score distribution, satisfaction by model and app, comments.
+
+        One grouped pass over the range's feedback (by score, model and app, so at most
+        a few thousand groups), summed three ways here, and the latest comments.
+        """
         f = feedback.c
         joined = feedback.join(spend_ledger, L.request_id == f.request_id)
-        happy = sa.func.sum(sa.case((f.score >= 4, 1), else_=0))
         base = scope.ledger(sa.select().select_from(joined).where(f.at >= start, f.at < end))
         async with self.db.engine.connect() as conn:
-            scores = (
+            groups = (
                 await conn.execute(
-                    base.add_columns(f.score, sa.func.count()).group_by(f.score).order_by(f.score)
+                    base.add_columns(f.score, L.model, L.app_id, sa.func.count()).group_by(
+                        f.score, L.model, L.app_id
+                    )
                 )
             ).all()
-            per: dict[str, list[dict[str, Any]]] = {}
-            for name, column in (("model", L.model), ("app", L.app_id)):
-                rows = (
-                    await conn.execute(
-                        base.add_columns(column, sa.func.count(), happy)
-                        .group_by(column)
-                        .order_by(sa.func.count().desc())
-                        .limit(50)
-                    )
-                ).all()
-                per[name] = [
-                    {"value": r[0] or "", "feedback": r[1], "satisfaction": (r[2] or 0) / r[1]}
-                    for r in rows
-                ]
             comments = (
                 await conn.execute(
                     base.add_columns(f.request_id, f.at, f.score, f.comment, L.model, L.app_id)
@@ -245,15 +236,22 @@ class Dashboard:
                     .limit(20)
                 )
             ).all()
-        total = sum(int(r[1]) for r in scores)
+        scores: dict[str, int] = {}
+        per: dict[str, dict[str, list[int]]] = {"model": {}, "app": {}}
+        for score, model, app, count in groups:
+            scores[str(score)] = scores.get(str(score), 0) + count
+            for name, value in (("model", model), ("app", app)):
+                tally = per[name].setdefault(value or "", [0, 0])
+                tally[0] += count
+                tally[1] += count if score >= 4 else 0
+        total = sum(scores.values())
+        happy = sum(n for s, n in scores.items() if int(s) >= 4)
         return {
             "feedback": total,
-            "satisfaction": (sum(int(r[1]) for r in scores if r[0] >= 4) / total)
-            if total
-            else None,
-            "scores": {str(r[0]): int(r[1]) for r in scores},
-            "by_model": per["model"],
-            "by_app": per["app"],
+            "satisfaction": happy / total if total else None,
+            "scores": dict(sorted(scores.items())),
+            "by_model": _satisfaction(per["model"]),
+            "by_app": _satisfaction(per["app"]),
             "comments": [
                 {
                     "request_id": r[0],
@@ -266,6 +264,11 @@ class Dashboard:
                 for r in comments
             ],
         }
+
+
+def _satisfaction(tallies: dict[str, list[int]]) -> list[dict[str, Any]]:
+    rows = sorted(tallies.items(), key=lambda item: -item[1][0])[:50]
+    return [{"value": v, "feedback": n, "satisfaction": happy / n} for v, (n, happy) in rows]
 
 
 def _plain(row: Any) -> dict[str, Any]:

@@ -35,6 +35,8 @@ def upgrade() -> None:
     # The hub's drill-down: "this model's (provider's) requests, newest first".
     op.create_index("ix_hub_spend_model_at", "spend_ledger", ["model", "at"])
     op.create_index("ix_hub_spend_provider_at", "spend_ledger", ["provider", "at"])
+    # The quality page: feedback in a time range.
+    op.create_index("ix_hub_feedback_at", "feedback", ["at"])
     # Ledger rows written before this revision: summed once, here.
     bind = op.get_bind()
     ledger = sa.Table("spend_ledger", sa.MetaData(), autoload_with=bind)
@@ -42,6 +44,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_hub_feedback_at", "feedback")
     op.drop_index("ix_hub_spend_provider_at", "spend_ledger")
     op.drop_index("ix_hub_spend_model_at", "spend_ledger")
     op.drop_table("hub_rollup")
