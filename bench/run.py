@@ -576,10 +576,33 @@ def display_command(cmd: list[str], settings: Settings) -> str:
     return shlex.join(shown)
 
 
+def _governed_key(settings: Settings, config: Path, env: dict[str, str]) -> str:
+    """A virtual key with a rate limit and a budget (never refusing at bench rates).
+
+    BENCH_BASTION_GOVERNED=1 measures the governance path (issue 4): the key is
+    created in the run's database before the gateway starts.
+    """
+    cmd = [*settings.bastion_cmd, "keys", "create", "--config", str(config), "--name", "bench"]
+    cmd += [
+        "--rpm",
+        "10000000",
+        "--tpm",
+        "10000000000",
+        "--budget",
+        "1000000",
+        "--period",
+        "total",
+    ]
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    key: str = json.JSONDecoder().raw_decode(out[out.index("{") :])[0]["key"]
+    return key
+
+
 def start_bastion(settings: Settings, target: Target) -> None:
     port = _pick_port(settings.bastion_port, "bastion")
     data_dir = settings.run_dir / "bastion-data"
     data_dir.mkdir(exist_ok=True)
+    config = Path(os.environ.get("BENCH_BASTION_CONFIG") or BENCH_DIR / "bastion.bench.yaml")
     cmd = [
         "taskset",
         "-c",
@@ -593,13 +616,16 @@ def start_bastion(settings: Settings, target: Target) -> None:
         "--workers",
         "1",
         "--config",
-        str(BENCH_DIR / "bastion.bench.yaml"),
+        str(config),
         "--log-level",
         "warning",
     ]
     # Only the bench config counts: no BASTION_* settings from the caller's shell.
     env = {k: v for k, v in os.environ.items() if not k.startswith("BASTION_")}
     env["BASTION_DATA_DIR"] = str(data_dir)
+    if os.environ.get("BENCH_BASTION_GOVERNED") == "1":
+        target.key = _governed_key(settings, config, env)
+        target.info["key"] = "virtual key with rpm, tpm and a budget"
     target.proc = spawn(cmd, log_path=settings.run_dir / "bastion.log", env=env)
     target.port_of = dict.fromkeys(UPSTREAM_PORT, port)
     target.info["command"] = display_command(cmd, settings)

@@ -112,6 +112,14 @@ async def test_budgets_reserve_the_worst_case_and_settle_to_the_real_cost(
     assert (spent_out.ok, spent_out.retry_after) == (False, -1.0)  # wait for the period's end
 
 
+async def test_large_budgets_keep_every_digit(counters: Counters) -> None:
+    # $1,000,000 in nano-dollars has 16 digits: Lua's tostring would say "1e+15".
+    key = "budget:org:big:total"
+    check = BudgetCheck(key, 10**15, 3, 0)
+    admitted = await counters.admit(Plan(budgets=(check,)), T0)
+    assert admitted.ok and admitted.budget_left == [10**15 - 3]
+
+
 async def test_seeding_sets_a_budget_only_once(counters: Counters) -> None:
     await counters.seed_budget("budget:org:f:total", 500, 0)
     await counters.seed_budget("budget:org:f:total", 900, 0)

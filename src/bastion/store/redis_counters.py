@@ -93,7 +93,7 @@ for i = 1, nw do
     totals[i] = totals[i] + add
     if not firsts[i] then firsts[i] = now_s end
   end
-  out[#out + 1] = tostring(totals[i])
+  out[#out + 1] = string.format('%.0f', totals[i])  -- tostring gives 1e+15 past 14 digits
   out[#out + 1] = firsts[i] and tostring(firsts[i] + 60 - now) or '0'
 end
 for i = 1, ng do
@@ -107,7 +107,7 @@ for i = 1, nb do
   local key = KEYS[nw + ng + i]
   redis.call('HINCRBY', key, 'reserved', reserve)
   if ttl > 0 then redis.call('EXPIRE', key, ttl) end
-  out[#out + 1] = tostring(states[i][1] - states[i][2] - states[i][3])
+  out[#out + 1] = string.format('%.0f', states[i][1] - states[i][2] - states[i][3])
 end
 if #KEYS > nw + ng + nb then redis.call('SET', KEYS[#KEYS], '1', 'EX', 86400) end
 return out
@@ -152,7 +152,7 @@ _WINDOW = (
 local now = tonumber(ARGV[1])
 local total, buckets = window(KEYS[1], math.floor(now))
 local reset = buckets[1] and tostring(buckets[1][1] + 60 - now) or '0'
-return {tostring(total), reset}
+return {string.format('%.0f', total), reset}
 """
 )
 
