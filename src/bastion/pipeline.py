@@ -37,7 +37,6 @@ from bastion.providers.base import (
 )
 from bastion.providers.canonical import base64_embeddings
 from bastion.routing.attempts import Attempt
-from bastion.routing.catalog import ModelCatalog
 from bastion.routing.plan import RoutePlan
 from bastion.routing.router import Router
 from bastion.transport import Transport, UpstreamStream
@@ -162,24 +161,6 @@ class Authenticate:
     async def __call__(self, ctx: RequestContext) -> None:
         ctx.principal = self._auth.authenticate(ctx.api_key)
         ctx.api_key = None  # the clear key goes no further
-
-
-class Route:
-    def __init__(self, catalog: ModelCatalog) -> None:
-        self._catalog = catalog
-
-    async def __call__(self, ctx: RequestContext) -> None:
-        candidates = self._catalog.resolve(ctx.model)
-        supported = tuple(d for d in candidates if ctx.endpoint in d.adapter.endpoints)
-        if not supported:
-            raise GatewayError(
-                400,
-                f"The model '{ctx.model}' does not support the {ctx.endpoint} endpoint.",
-                code="unsupported_endpoint",
-                param="model",
-            )
-        ctx.deployments = supported
-        ctx.deployment = supported[0]
 
 
 class Completion:

@@ -1,7 +1,7 @@
 """The governance stages of the pipeline, and the settle step that closes each request.
 
-    Authorize  (before Route)  endpoint and model allowed, max_tokens within the limit
-    Limits     (after Route)   rate limits, concurrency and budget reservation, one atomic call
+    Authorize  (before routing) endpoint and model allowed, max_tokens within the limit
+    Limits     (after routing)  rate limits, concurrency and budget reservation, one atomic call
     Settle     (finish)        the real cost replaces the reservation; tokens counted
 
 Only virtual keys are governed; the master key and static keys pass through.

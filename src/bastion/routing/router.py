@@ -2,7 +2,7 @@
 
 Two halves, both on the request path:
 
-* as a pipeline **stage** (``await router(ctx)``, where ``Route`` used to be) it applies the
+* as a pipeline **stage** (``await router(ctx)``, after authorisation) it applies the
   conditional rules, complexity tiers and residency, picks the group, orders its
   deployments by the group's strategy and sets ``ctx.route`` (the plan), ``ctx.deployments``
   and ``ctx.deployment`` (the first that is up, for the stages after it);

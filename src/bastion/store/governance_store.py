@@ -9,7 +9,7 @@ arrives in batches from the background ledger writer.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bastion.store import rollups
 from bastion.store.database import Database
 from bastion.store.schema import ENTITY_TABLES, spend_ledger, state
 
@@ -134,17 +133,6 @@ class GovernanceStore:
                 )
         except IntegrityError as error:
             raise StoreConflict(_conflict_message(error)) from None
-
-    # --- spend ledger -------------------------------------------------------------------
-
-    async def insert_spend(self, rows: Sequence[Row]) -> None:
-        if rows:
-            async with self.db.engine.begin() as conn:
-                await conn.execute(sa.insert(spend_ledger), list(rows))
-                # The hub's rollups, in the same transaction: they always equal the ledger.
-                # (Only rows this transaction inserted may be added: keep it so if the
-                # insert ever skips duplicates.)
-                await rollups.add(conn, rows)
 
     async def spend(self, kind: str, id: str, since: float | None = None) -> SpendTotal:
         column = spend_ledger.c[SCOPE_COLUMNS[kind]]
