@@ -169,7 +169,7 @@ async def test_openai_upstream_gets_the_canonical_request(
             {"role": "assistant", "content": "ok"},
             {"role": "user", "content": [{"type": "text", "text": "hi there"}]},
         ],
-        "max_tokens": 100,
+        "max_completion_tokens": 100,  # OpenAI's current name (its o-series refuse max_tokens)
         "stop": ["END"],
         "temperature": 0.5,
         "top_p": 0.9,

@@ -40,6 +40,10 @@ class OpenAICompatSpec:
     key_required: bool = True  # discovered from the environment only when the key is set
     default_api_version: str | None = None
     docs: str = ""
+    # Speaks ``max_completion_tokens`` (OpenAI deprecated ``max_tokens``, and its reasoning
+    # models refuse it): a ``max_tokens`` is sent under the new name. Azure from this
+    # api-version on; older versions and the rest of the family keep ``max_tokens``.
+    completion_tokens_since: str | None = None
 
 
 FAMILY: dict[str, OpenAICompatSpec] = {
@@ -50,6 +54,7 @@ FAMILY: dict[str, OpenAICompatSpec] = {
             "https://api.openai.com/v1",
             key_env="OPENAI_API_KEY",
             base_url_env="OPENAI_BASE_URL",
+            completion_tokens_since="",
         ),
         OpenAICompatSpec(
             "azure",
@@ -59,9 +64,15 @@ FAMILY: dict[str, OpenAICompatSpec] = {
             key_env="AZURE_OPENAI_API_KEY",
             base_url_env="AZURE_OPENAI_ENDPOINT",
             default_api_version="2024-10-21",
+            completion_tokens_since="2024-09-01",
         ),
         OpenAICompatSpec("mistral", "https://api.mistral.ai/v1", key_env="MISTRAL_API_KEY"),
-        OpenAICompatSpec("groq", "https://api.groq.com/openai/v1", key_env="GROQ_API_KEY"),
+        OpenAICompatSpec(
+            "groq",
+            "https://api.groq.com/openai/v1",
+            key_env="GROQ_API_KEY",
+            completion_tokens_since="",
+        ),
         OpenAICompatSpec("together", "https://api.together.xyz/v1", key_env="TOGETHER_API_KEY"),
         OpenAICompatSpec(
             "fireworks", "https://api.fireworks.ai/inference/v1", key_env="FIREWORKS_API_KEY"
@@ -114,8 +125,8 @@ class OpenAICompatAdapter:
         self, endpoint: Endpoint, body: JSON, deployment: Deployment, *, stream: bool
     ) -> UpstreamRequest:
         provider = deployment.provider
+        version = provider.api_version or self.spec.default_api_version
         if self.spec.azure_layout:
-            version = provider.api_version or self.spec.default_api_version
             url = f"{provider.base_url}/openai/deployments/{deployment.model}{_PATHS[endpoint]}?api-version={version}"
         else:
             url = provider.base_url + _PATHS[endpoint]
@@ -127,9 +138,19 @@ class OpenAICompatAdapter:
                 headers["authorization"] = "Bearer " + provider.api_key
         if provider.headers:
             headers.update(provider.headers)
-        # Only the model name changes; every other field passes through untouched.
+        # Only the model name (and the output cap's name, see the spec) change; every
+        # other field passes through untouched.
         if body.get("model") != deployment.model or deployment.defaults:
             body = {**deployment.defaults, **body, "model": deployment.model}
+        since = self.spec.completion_tokens_since
+        if (
+            since is not None
+            and "max_tokens" in body
+            and "max_completion_tokens" not in body
+            and (version or "") >= since
+        ):
+            body = dict(body)
+            body["max_completion_tokens"] = body.pop("max_tokens")
         return UpstreamRequest("POST", url, headers, orjson.dumps(body))
 
     def parse_response(self, endpoint: Endpoint, body: bytes, deployment: Deployment) -> JSON:
