@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from bastion.cli import main
-from bastion.store.ledger_store import LedgerStore
+from bastion.store.ledger_store import LedgerStore, ledger_row
 from tests.accounting.helpers import InProcess, in_process, sqlite_url
 from tests.conftest import CLIENT_KEY, MASTER_KEY
 
@@ -87,7 +87,7 @@ RANGE = "since=2026-10-01&until=2026-12-01"
 async def _load(gw: InProcess) -> str:
     org = (await gw.admin("POST", "/admin/v1/orgs", {"name": "acme"}))["id"]
     store = LedgerStore(gw.gateway.governance.database)
-    await store.insert(dataset(org))
+    await store.insert([ledger_row(**row) for row in dataset(org)])
     for request_id, score in (("r1", 5), ("r4", 2)):
         await store.save_feedback(
             {"request_id": request_id, "at": 0.0, "key_id": "k", "score": score,

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from bastion.store import rollups
 from bastion.store.dashboard import Dashboard, Scope, percentile
 from bastion.store.database import Database, async_url
-from bastion.store.ledger_store import LEDGER_COLUMNS, LedgerStore
+from bastion.store.ledger_store import LEDGER_COLUMNS, LedgerStore, ledger_row
 from bastion.store.schema import spend_ledger
 
 NOW = 1_790_000_000.0  # a fixed instant, so that bucket edges fall the same on every run
@@ -99,8 +99,9 @@ async def test_totals_equal_the_ledger_over_ranges(store: Any) -> None:
     ledger, dashboard = store
     rows = _rows(3000)
     for start in range(0, len(rows), 700):  # several batches, as the writer sends them
-        await ledger.insert(rows[start : start + 700])
-    await ledger.insert(rows[:50], again=True)  # a batch handed in again: not counted twice
+        await ledger.insert([ledger_row(**r) for r in rows[start : start + 700]])
+    # A batch handed in again: not counted twice.
+    await ledger.insert([ledger_row(**r) for r in rows[:50]], again=True)
     end = int(NOW // 60) * 60 + 60
     for span in (3600, 6 * 3600, 86400, 2 * 86400 + 3600 * 5):
         start = end - span
@@ -133,7 +134,7 @@ async def test_totals_equal_the_ledger_over_ranges(store: Any) -> None:
 
 async def test_rebuild_equals_incremental(store: Any) -> None:
     ledger, dashboard = store
-    await ledger.insert(_rows(800, seed=3))
+    await ledger.insert([ledger_row(**r) for r in _rows(800, seed=3)])
     async with dashboard.db.engine.begin() as conn:
         before = [
             tuple(r)

@@ -31,16 +31,16 @@ from bastion.accounting.pricing import (
 )
 from bastion.accounting.settings import AccountingConfig
 from bastion.store.batch import BatchWriter
-from bastion.store.ledger_store import LEDGER_COLUMNS, LedgerStore
+from bastion.store.ledger_store import LEDGER_COLUMNS, LedgerRow, LedgerStore, ledger_row
 
 if TYPE_CHECKING:
     from bastion.pipeline import RequestContext
 
 log = logging.getLogger("bastion.accounting")
 
-Row = dict[str, Any]
 Entry = tuple["RequestContext", float, int]  # the context, wall time and perf time at finish
 _TAG_CHARS = 200
+_ROW_WIDTH = len(LEDGER_COLUMNS)
 
 
 class Meter:
@@ -58,7 +58,8 @@ class SpendLedger:
         self._prices = prices
         self._tags_header = config.tags_header.encode()
         self._max_tags = config.max_tags
-        self._writer: BatchWriter[Entry | Row] = BatchWriter(
+        # Queued: entries (3-tuples); once prepared: rows (tuples of LEDGER_COLUMNS).
+        self._writer: BatchWriter[Entry | LedgerRow] = BatchWriter(
             self._write,
             "spend ledger",
             prepare=self._rows,
@@ -90,10 +91,10 @@ class SpendLedger:
     async def flush(self) -> bool:
         return await self._writer.flush()
 
-    def _rows(self, items: Sequence[Entry | Row]) -> list[Entry | Row]:
-        out: list[Entry | Row] = []
+    def _rows(self, items: Sequence[Entry | LedgerRow]) -> list[Entry | LedgerRow]:
+        out: list[Entry | LedgerRow] = []
         for item in items:
-            if isinstance(item, dict):
+            if len(item) == _ROW_WIDTH:  # a row already (a batch tried before)
                 out.append(item)
                 continue
             try:
@@ -103,12 +104,12 @@ class SpendLedger:
                 out.append(_bare_row(*item))
         return out
 
-    async def _write(self, items: Sequence[Entry | Row], again: bool) -> None:
-        await self._store.insert([item for item in items if isinstance(item, dict)], again)
+    async def _write(self, items: Sequence[Entry | LedgerRow], again: bool) -> None:
+        await self._store.insert([item for item in items if len(item) == _ROW_WIDTH], again)
 
     # --- a context becomes a row ---------------------------------------------------------
 
-    def row(self, ctx: RequestContext, at: float, finished_ns: int) -> Row:
+    def row(self, ctx: RequestContext, at: float, finished_ns: int) -> LedgerRow:
         principal = ctx.principal
         if principal is None:
             raise ValueError("the ledger records authenticated requests only")
@@ -131,39 +132,41 @@ class SpendLedger:
         attempts = ctx.attempts
         first = ctx.first_byte_ns
         upstream = ctx.upstream_ns
-        return {
-            "request_id": ctx.request_id,
-            "at": at,
-            "key_id": principal.id,
-            "org_id": principal.org_id,
-            "team_id": principal.team_id,
-            "user_id": principal.user_id,
-            "app_id": principal.app,
-            "model": ctx.model[:200],
-            "endpoint": ctx.endpoint,
-            "status": status,
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "cost_nusd": cost,
-            "estimated": estimated,
-            "ingress": ctx.ingress,
-            "deployment": deployment.label[:200] if deployment is not None else None,
-            "provider": deployment.provider.name[:64] if deployment is not None else None,
-            "cached_tokens": usage.cached_tokens,
-            "cache_write_tokens": usage.cache_write_tokens,
-            "reasoning_tokens": usage.reasoning_tokens,
-            "charged_nusd": ctx.charged_nusd,
-            "price_source": source,
-            "latency_ms": (finished_ns - ctx.started_ns) // 1000 / 1000,
-            "upstream_ms": upstream // 1000 / 1000 if upstream else None,
-            "ttft_ms": (first - ctx.started_ns) // 1000 / 1000 if first else None,
-            "error": error_class[:64] if error_class is not None else None,
-            "stream": ctx.stream,
-            "cache_hit": bool(getattr(ctx, "cache_hit", False)),
-            "attempts": len(attempts) if attempts else (1 if upstream else 0),
-            "fallbacks": _fallbacks(attempts, ctx.model) if attempts else 0,
-            "tags": self._tags(ctx) if ctx.request_headers or "metadata" in ctx.body else None,
-        }
+        started = ctx.started_ns
+        # A tuple in LEDGER_COLUMNS order (checked by the tests): no dict per row.
+        return (
+            ctx.request_id,
+            at,
+            principal.id,
+            principal.org_id,
+            principal.team_id,
+            principal.user_id,
+            principal.app,
+            ctx.model[:200],
+            ctx.endpoint,
+            status,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            cost,
+            estimated,
+            ctx.ingress,
+            deployment.label[:200] if deployment is not None else None,
+            deployment.provider.name[:64] if deployment is not None else None,
+            usage.cached_tokens,
+            usage.cache_write_tokens,
+            usage.reasoning_tokens,
+            ctx.charged_nusd,
+            source,
+            (finished_ns - started) // 1000 / 1000,
+            upstream // 1000 / 1000 if upstream else None,
+            (first - started) // 1000 / 1000 if first else None,
+            error_class[:64] if error_class is not None else None,
+            ctx.stream,
+            bool(getattr(ctx, "cache_hit", False)),
+            len(attempts) if attempts else (1 if upstream else 0),
+            _fallbacks(attempts, ctx.model) if attempts else 0,
+            self._tags(ctx) if ctx.request_headers or "metadata" in ctx.body else None,
+        )
 
     def _usage(self, ctx: RequestContext) -> tuple[UsageCount, bool]:
         if ctx.usage is not None:
@@ -209,13 +212,12 @@ class SpendLedger:
         return orjson.dumps(unique).decode() if unique else None
 
 
-def _bare_row(ctx: RequestContext, at: float, finished_ns: int) -> Row:
+def _bare_row(ctx: RequestContext, at: float, finished_ns: int) -> LedgerRow:
     """What is certain of a request whose full row could not be built (a bug): it happened."""
     principal = ctx.principal
-    row: Row = dict.fromkeys(LEDGER_COLUMNS)
     zero = ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens")
-    row.update(
-        dict.fromkeys((*zero, "reasoning_tokens", "attempts", "fallbacks"), 0),
+    return ledger_row(
+        **dict.fromkeys((*zero, "reasoning_tokens", "attempts", "fallbacks"), 0),
         request_id=ctx.request_id,
         at=at,
         key_id=principal.id if principal is not None else None,
@@ -227,11 +229,12 @@ def _bare_row(ctx: RequestContext, at: float, finished_ns: int) -> Row:
         cache_hit=False,
         error="ledger_error",
     )
-    return row
 
 
 def _fallbacks(attempts: Sequence[Any], requested: str) -> int:
     """Deployments of other model groups tried (the router's fallbacks)."""
+    if len(attempts) == 1:  # the common case
+        return 0 if attempts[0].deployment.name == requested else 1
     return len({a.deployment.name for a in attempts} - {requested})
 
 

@@ -199,15 +199,22 @@ class AuditLog:
             self._day, self._seq, self._prev = day, 0, self.hasher.genesis(self.instance, day)
         seq, prev = self._seq, self._prev
         rows: list[Record] = []
+        instance, link = self.instance, self.hasher.link
         for item in items:
             if not isinstance(item, Prepared):
                 raise TypeError("the audit writer was handed a record it did not prepare")
-            record = {**item.record, "v": 1, "instance": self.instance, "day": day, "seq": seq}
+            # The prepared record is the writer's own: its chain fields are set in place
+            # (a batch tried again gets them set again, to the same or newer values).
+            record = item.record
+            record["v"] = 1
+            record["instance"] = instance
+            record["day"] = day
+            record["seq"] = seq
             text = canonical(record)
-            digest = self.hasher.link(prev, text)
+            digest = link(prev, text)
             rows.append(
                 (
-                    self.instance,
+                    instance,
                     day,
                     seq,
                     record["at"],
@@ -232,33 +239,40 @@ class AuditLog:
         code = (error.code or error.error_type) if error is not None else None
         if status == 499 and code is None:
             code = "client_disconnected"
+        what: dict[str, Any] = {
+            "endpoint": ctx.endpoint,
+            "ingress": ctx.ingress,
+            "model": ctx.model,
+        }
+        outcome: dict[str, Any] = {
+            "status": status,
+            "latency_ms": (finished_ns - ctx.started_ns) // 1000 / 1000,
+        }
         record: dict[str, Any] = {
             "kind": "request",
             "at": at,
             "request_id": ctx.request_id,
             "who": self._principal(principal),
-            "what": {"endpoint": ctx.endpoint, "ingress": ctx.ingress, "model": ctx.model},
+            "what": what,
             "decisions": _decisions(ctx, code),
-            "outcome": {
-                "status": status,
-                "latency_ms": (finished_ns - ctx.started_ns) // 1000 / 1000,
-            },
+            "outcome": outcome,
         }
         # Absent rather than null: records stay small (nothing is hashed that is not there).
         if ctx.stream:
-            record["what"]["stream"] = True
+            what["stream"] = True
         if deployment is not None:
-            record["what"]["deployment"] = deployment.label
-            record["what"]["provider"] = deployment.provider.name
+            what["deployment"] = deployment.label
+            what["provider"] = deployment.provider.name
         if error is not None:
-            record["outcome"]["error"] = code
-            record["outcome"]["message"] = error.message[:500]
+            outcome["error"] = code
+            outcome["message"] = error.message[:500]
         elif code is not None:
-            record["outcome"]["error"] = code
-        if ctx.attempts:
+            outcome["error"] = code
+        attempts = ctx.attempts
+        if attempts:
             record["attempts"] = [
                 {"deployment": a.deployment.label, "status": a.status, "error": a.error}
-                for a in ctx.attempts
+                for a in attempts
             ]
         if ctx.usage is not None:
             u = read_usage(ctx.usage)

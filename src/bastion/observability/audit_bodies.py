@@ -82,31 +82,34 @@ def guardrail_redactor(session: object | None, direction: str, text: str) -> str
 
 def request_shape(endpoint: str, body: JSON) -> JSON:
     """What metadata mode keeps of a request: its shape, none of its content."""
+    get = body.get
     if endpoint == "embeddings":
-        value = body.get("input")
+        value = get("input")
         return {"inputs": len(value) if isinstance(value, list) else 1}
-    messages = body.get("messages")
+    messages = get("messages")
     roles: dict[str, int] = {}
     chars = 0
-    for m in messages if isinstance(messages, list) else ():
-        if isinstance(m, dict):
-            role = str(m.get("role"))
-            roles[role] = roles.get(role, 0) + 1
-            content = m.get("content")
-            chars += len(content) if isinstance(content, str) else 0
-    tools = body.get("tools")
+    if isinstance(messages, list):
+        for m in messages:
+            if isinstance(m, dict):
+                role = str(m.get("role"))
+                roles[role] = roles.get(role, 0) + 1
+                content = m.get("content")
+                if isinstance(content, str):
+                    chars += len(content)
     shape: JSON = {"messages": roles, "text_chars": chars}
-    if isinstance(tools, list) and tools:
+    tools = get("tools")
+    if tools and isinstance(tools, list):
         shape["tools"] = sorted(
             str((t.get("function") or {}).get("name") or t.get("name") or "")
             for t in tools
             if isinstance(t, dict)
         )[:64]
     for name in _SHAPE_FIELDS:
-        value = body.get(name)
+        value = get(name)
         if value is not None and isinstance(value, _NUMBER):
             shape[name] = value
-    format_ = body.get("response_format")
+    format_ = get("response_format")
     if isinstance(format_, dict):
         shape["response_format"] = format_.get("type")
     return shape

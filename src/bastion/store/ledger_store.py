@@ -1,5 +1,6 @@
 """SQL of the spend ledger: batched inserts, feedback, and the report query.
 
+Rows are tuples in ``LEDGER_COLUMNS`` order (``ledger_row`` makes one from names).
 Inserts go through the driver's ``executemany`` with one prepared statement
 (the ledger is the busiest table; SQLAlchemy's per-row compilation would
 double its CPU cost). A batch handed in again after an error skips the rows
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -20,12 +20,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bastion.store import rollups
 from bastion.store.database import Database
-from bastion.store.schema import feedback, spend_ledger, spend_tags
+from bastion.store.schema import LEDGER_COLUMNS, feedback, spend_ledger, spend_tags
 
 Row = dict[str, Any]
+LedgerRow = tuple[Any, ...]  # the values of LEDGER_COLUMNS, in that order
 
-LEDGER_COLUMNS: tuple[str, ...] = tuple(c.name for c in spend_ledger.columns if c.name != "id")
-_VALUES = itemgetter(*LEDGER_COLUMNS)  # a row dict -> its values in column order
+__all__ = ["LEDGER_COLUMNS", "LedgerRow", "LedgerStore", "ReportQuery", "ledger_row"]
+
+_REQUEST_ID, _AT, _TAGS = (LEDGER_COLUMNS.index(c) for c in ("request_id", "at", "tags"))
 # Report dimensions: the name a caller uses -> the ledger column.
 DIMENSIONS: Mapping[str, str] = {
     "key": "key_id",
@@ -40,6 +42,14 @@ DIMENSIONS: Mapping[str, str] = {
     "tag": "tag",
 }
 BUCKETS: Mapping[str, int] = {"hour": 3600, "day": 86400}
+
+
+def ledger_row(**values: Any) -> LedgerRow:
+    """A ledger row from column names (those not given are None)."""
+    unknown = set(values) - set(LEDGER_COLUMNS)
+    if unknown:
+        raise ValueError(f"not ledger columns: {sorted(unknown)}")
+    return tuple(values.get(name) for name in LEDGER_COLUMNS)
 
 
 def _placeholders(dialect: str, count: int) -> str:
@@ -70,7 +80,7 @@ class LedgerStore:
             f"VALUES ({_placeholders(database.dialect, 3)}) ON CONFLICT DO NOTHING"
         )
 
-    async def insert(self, rows: Sequence[Row], again: bool = False) -> None:
+    async def insert(self, rows: Sequence[LedgerRow], again: bool = False) -> None:
         """Insert ledger rows (and their tags); ``again``: some may be in already."""
         if not rows:
             return
@@ -79,22 +89,21 @@ class LedgerStore:
                 rows = await self._new(conn, rows)
                 if not rows:
                     return
-            values = [_VALUES(row) for row in rows]
-            await conn.exec_driver_sql(self._insert_sql, values)
+            await conn.exec_driver_sql(self._insert_sql, list(rows))
             tags = [
-                (row["request_id"], row["at"], tag)
+                (row[_REQUEST_ID], row[_AT], tag)
                 for row in rows
-                if row["tags"] is not None
-                for tag in orjson.loads(row["tags"])
+                if row[_TAGS] is not None
+                for tag in orjson.loads(row[_TAGS])
             ]
             if tags:
                 await conn.exec_driver_sql(self._tags_sql, tags)
             # The hub's rollups, in the same transaction: they always equal the ledger.
             await rollups.add(conn, rows)
 
-    async def _new(self, conn: Any, rows: Sequence[Row]) -> list[Row]:
+    async def _new(self, conn: Any, rows: Sequence[LedgerRow]) -> list[LedgerRow]:
         """The rows not in the ledger yet (after an error whose commit may have landed)."""
-        ids = list({row["request_id"] for row in rows})
+        ids = list({row[_REQUEST_ID] for row in rows})
         found: set[tuple[str, float]] = set()
         for start in range(0, len(ids), 500):
             result = await conn.execute(
@@ -103,7 +112,7 @@ class LedgerStore:
                 )
             )
             found.update((r[0], r[1]) for r in result)
-        return [row for row in rows if (row["request_id"], row["at"]) not in found]
+        return [row for row in rows if (row[_REQUEST_ID], row[_AT]) not in found]
 
     async def request(self, request_id: str) -> Row | None:
         """The newest ledger row of a request id (for feedback)."""

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import math
 import time
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bastion.store.schema import metadata
+from bastion.store.schema import LEDGER_COLUMNS, metadata
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
 GRAINS = (MINUTE, HOUR, DAY)
@@ -90,117 +90,147 @@ hub_rollup = sa.Table(
 
 Key = tuple[int, str, int, str, str, str]
 
+# Positions of what the rollups read in a ledger row (a tuple in LEDGER_COLUMNS order).
+_AT, _STATUS, _PROMPT, _COMPLETION, _CACHED, _COST, _HIT, _LATENCY = (
+    LEDGER_COLUMNS.index(name)
+    for name in (
+        "at",
+        "status",
+        "prompt_tokens",
+        "completion_tokens",
+        "cached_tokens",
+        "cost_nusd",
+        "cache_hit",
+        "latency_ms",
+    )
+)
+_ORG, _TEAM, _USER, _APP, _KEY, _MODEL, _PROVIDER, _DEPLOYMENT = (
+    LEDGER_COLUMNS.index(name)
+    for name in (
+        "org_id",
+        "team_id",
+        "user_id",
+        "app_id",
+        "key_id",
+        "model",
+        "provider",
+        "deployment",
+    )
+)
+_WIDTH = len(MEASURES)
+_FIRST_HIST = MEASURES.index(HIST[0])
 
-def _latency_bucket(ms: float) -> int:
-    for i, bound in enumerate(LATENCY_BOUNDS_MS):
-        if ms <= bound:
-            return i
-    return len(LATENCY_BOUNDS_MS)
 
-
-def provider_of(row: Mapping[str, Any]) -> str:
-    provider = row.get("provider")
+def _provider(row: Sequence[Any]) -> str:
+    """The row's provider; rows without one: the part before "/" of what served it."""
+    provider = row[_PROVIDER]
     if provider:
         return str(provider)
-    served = row.get("deployment") or row.get("model") or ""
-    return str(served).partition("/")[0] if "/" in str(served) else ""
+    served = str(row[_DEPLOYMENT] or row[_MODEL] or "")
+    return served.partition("/")[0] if "/" in served else ""
 
 
-def latency_of(row: Mapping[str, Any]) -> float | None:
-    for name in ("latency_ms", "total_ms", "duration_ms"):
-        value = row.get(name)
-        if isinstance(value, int | float):
-            return float(value)
-    return None
+def aggregate(rows: Iterable[Sequence[Any]]) -> dict[Key, list[int]]:
+    """The rollup increments of ledger rows: key -> measures, in ``MEASURES`` order.
 
-
-def aggregate(rows: Iterable[Mapping[str, Any]]) -> dict[Key, list[int]]:
-    """The rollup increments of ``rows``: key → measures, in ``MEASURES`` order."""
-    out: dict[Key, list[int]] = {}
-    width = len(MEASURES)
+    Rows are first summed per minute and per combination of their dimensions (a batch
+    holds few: the same keys and models again and again), then each sum is added to
+    its rows of every grain and dimension, so the per-row work stays a few additions.
+    """
+    groups: dict[tuple[Any, ...], list[int]] = {}
     for row in rows:
-        at = float(row["at"])
-        status = int(row.get("status") or 0)
-        latency = latency_of(row)
-        cost = row.get("cost_nusd")
-        m = [
-            1,
-            1 if status >= 400 else 0,
-            1 if status == 429 else 0,
-            int(row.get("prompt_tokens") or 0),
-            int(row.get("completion_tokens") or 0),
-            int(row.get("cached_tokens") or row.get("cache_read_tokens") or 0),
-            int(cost) if isinstance(cost, int) else 0,
-            1 if row.get("cache_hit") else 0,
-            round(latency) if latency is not None else 0,
-            1 if latency is not None else 0,
-        ]
-        hist = [0] * len(HIST)
+        latency = row[_LATENCY]
+        ident = (
+            int(row[_AT] // MINUTE),
+            row[_ORG] or "",
+            row[_TEAM] or "",
+            row[_USER] or "",
+            row[_APP] or "",
+            row[_KEY] or "",
+            row[_MODEL] or "",
+            row[_PROVIDER] or _provider(row),
+        )
+        m = groups.get(ident)
+        if m is None:
+            m = groups[ident] = [0] * _WIDTH
+        m[0] += 1
+        status = row[_STATUS] or 0
+        if status >= 400:
+            m[1] += 1
+            if status == 429:
+                m[2] += 1
+        m[3] += row[_PROMPT] or 0
+        m[4] += row[_COMPLETION] or 0
+        m[5] += row[_CACHED] or 0
+        cost = row[_COST]
+        if cost:
+            m[6] += int(cost)
+        if row[_HIT]:
+            m[7] += 1
         if latency is not None:
-            hist[_latency_bucket(latency)] = 1
-        m += hist
-        org = str(row.get("org_id") or "")
-        team = str(row.get("team_id") or "")
-        values = {
-            "all": "",
-            "org": org,
-            "team": team,
-            "user": str(row.get("user_id") or ""),
-            "app": str(row.get("app_id") or ""),
-            "key": str(row.get("key_id") or ""),
-            "model": str(row.get("model") or ""),
-            "provider": provider_of(row),
-        }
+            m[8] += round(latency)
+            m[9] += 1
+            m[_FIRST_HIST + bisect_left(LATENCY_BOUNDS_MS, latency)] += 1
+    out: dict[Key, list[int]] = {}
+    for (minute, org, team, user, app, key, model, provider), m in groups.items():
+        org, team = str(org), str(team)
+        values = (
+            ("all", ""),
+            ("org", org),
+            ("team", team),
+            ("user", user),
+            ("app", app),
+            ("key", key),
+            ("model", model),
+            ("provider", provider),
+        )
         for grain in GRAINS:
-            bucket = int(at // grain) * grain
-            for dim, value in values.items():
+            bucket = minute * MINUTE // grain * grain
+            for dim, value in values:
                 if dim != "all" and not value:
                     continue
-                key = (grain, dim, bucket, value[:200], org, team)
-                found = out.get(key)
+                k = (grain, dim, bucket, str(value)[:200], org, team)
+                found = out.get(k)
                 if found is None:
-                    out[key] = list(m)
+                    out[k] = list(m)
                 else:
-                    for i in range(width):
+                    for i in range(_WIDTH):
                         found[i] += m[i]
     return out
 
 
-def upsert(dialect: str) -> Any:
+_KEY_COLUMNS = tuple(c.name for c in hub_rollup.primary_key.columns)
+
+
+def upsert_sql(dialect: str) -> str:
     """The statement that adds increments to rollup rows (creating them when new)."""
-    insert: Any = (
-        postgresql.insert(hub_rollup) if dialect == "postgresql" else sqlite.insert(hub_rollup)
+    names = (*_KEY_COLUMNS, *MEASURES)
+    marks = (
+        ", ".join(f"${i}" for i in range(1, len(names) + 1))
+        if dialect == "postgresql"
+        else ", ".join("?" * len(names))
     )
-    return insert.on_conflict_do_update(
-        index_elements=[c.name for c in hub_rollup.primary_key.columns],
-        set_={name: hub_rollup.c[name] + insert.excluded[name] for name in MEASURES},
+    adds = ", ".join(f"{m} = hub_rollup.{m} + excluded.{m}" for m in MEASURES)
+    return (
+        f"INSERT INTO hub_rollup ({', '.join(names)}) VALUES ({marks}) "
+        f"ON CONFLICT ({', '.join(_KEY_COLUMNS)}) DO UPDATE SET {adds}"
     )
 
 
-def parameters(increments: Mapping[Key, list[int]]) -> list[dict[str, Any]]:
+_UPSERT = {dialect: upsert_sql(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+def parameters(increments: Mapping[Key, list[int]]) -> list[tuple[Any, ...]]:
     # One order for every writer, so that concurrent upserts cannot deadlock.
-    return [
-        {
-            "grain": k[0],
-            "dim": k[1],
-            "bucket": k[2],
-            "value": k[3],
-            "org_id": k[4],
-            "team_id": k[5],
-            **dict(zip(MEASURES, m, strict=True)),
-        }
-        for k, m in sorted(increments.items())
-    ]
+    return [(*k, *m) for k, m in sorted(increments.items())]
 
 
-async def add(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Add ``rows`` (just inserted into the ledger) to the rollups, in the same transaction."""
+async def add(conn: AsyncConnection, rows: Sequence[Sequence[Any]]) -> None:
+    """Add ledger ``rows`` (just inserted) to the rollups, in the same transaction."""
     if not rows:
         return
     params = parameters(aggregate(rows))
-    statement = upsert(conn.dialect.name)
-    for start in range(0, len(params), 2000):
-        await conn.execute(statement, params[start : start + 2000])
+    await conn.exec_driver_sql(_UPSERT[conn.dialect.name], params)
 
 
 def rebuild(conn: sa.Connection, ledger: sa.Table, now: float | None = None) -> None:

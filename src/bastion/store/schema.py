@@ -72,6 +72,19 @@ state = sa.Table(
     sa.Column("revision", sa.BigInteger, nullable=False),
 )
 
+# Ledger columns often NULL (keys without a team, refused requests without a provider):
+# their indexes leave those rows out, so writing such a row updates fewer indexes. A
+# query ``column = value`` implies ``column IS NOT NULL``, so SQLite and PostgreSQL
+# still use them.
+PARTIAL_SCOPES = ("team", "user", "org", "app")
+
+
+def partial_index(name: str, column: str) -> sa.Index:
+    """An index on (column, at) of the ledger rows whose ``column`` is set."""
+    where = sa.text(f"{column} IS NOT NULL")
+    return sa.Index(name, column, "at", sqlite_where=where, postgresql_where=where)
+
+
 # One row per authenticated request (accounting/ledger.py); written in batches.
 spend_ledger = sa.Table(
     "spend_ledger",
@@ -109,15 +122,19 @@ spend_ledger = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("fallbacks", sa.Integer, nullable=False, server_default="0"),
     sa.Column("tags", sa.Text, nullable=True),  # JSON array of strings
+    # Spend per scope (governance), drill-down (the hub), reports over a range.
     sa.Index("ix_spend_key_at", "key_id", "at"),
-    sa.Index("ix_spend_team_at", "team_id", "at"),
-    sa.Index("ix_spend_user_at", "user_id", "at"),
-    sa.Index("ix_spend_org_at", "org_id", "at"),
-    sa.Index("ix_spend_app_at", "app_id", "at"),
+    *(partial_index(f"ix_spend_{scope}_at", f"{scope}_id") for scope in PARTIAL_SCOPES),
     sa.Index("ix_spend_at", "at"),
     # The natural key: a batch written twice (a lost commit reply) lands once.
     sa.Index("uq_spend_request_at", "request_id", "at", unique=True),
+    # The hub's drill-down: "this model's (provider's) requests, newest first".
+    sa.Index("ix_hub_spend_model_at", "model", "at"),
+    partial_index("ix_hub_spend_provider_at", "provider"),
 )
+
+# What a ledger row holds, in this order (the writer builds rows as tuples of these).
+LEDGER_COLUMNS: tuple[str, ...] = tuple(c.name for c in spend_ledger.columns if c.name != "id")
 
 # A request's tags, one row each, for reports grouped by tag.
 spend_tags = sa.Table(
@@ -140,6 +157,7 @@ feedback = sa.Table(
     sa.Column("scale", sa.String(8), nullable=False),  # "thumbs" | "stars"
     sa.Column("comment", sa.Text, nullable=True),
     sa.Column("tags", sa.Text, nullable=True),  # JSON array of strings
+    sa.Index("ix_hub_feedback_at", "at"),  # the hub's quality page: feedback in a range
 )
 
 # The audit trail: hash chains per (instance, day); see observability/audit_chain.py.
