@@ -161,6 +161,14 @@ async def test_an_admission_whose_reply_was_lost_is_released(
 
         user, _ = await _key(admin, budget=_budget(5), max_concurrent=1)
         monkeypatch.setattr(counters, "admit", reply_lost)
+        admit_now = getattr(counters, "admit_now", None)
+        if admit_now is not None:  # memory: the Limits stage admits synchronously
+
+            def lost_now(plan: Plan, now: float) -> Admission:
+                admit_now(plan, now)
+                raise redis.exceptions.ConnectionError("Connection reset by peer")
+
+            monkeypatch.setattr(gw.gateway.governance.limits, "_admit_now", lost_now)
         status, error, _ = await user.chat(words=WORDS, max_tokens=3 * WORDS)
         assert (status, error["error"]["code"]) == (503, "limits_unavailable")
         monkeypatch.undo()

@@ -229,7 +229,9 @@ async def _direct(
         bus = RedisBus(client, config.governance.redis_prefix)
     try:
         await database.upgrade()
-        service = GovernanceService(GovernanceStore(database), None, bus.publish)
+        service = GovernanceService(
+            GovernanceStore(database), None, bus.publish, config.guardrails.policies
+        )
         return await _call(service, args, kind, body)
     finally:
         await database.close()

@@ -6,6 +6,8 @@ computed when the cache loads, never per request. The strictest wins: a model
 must be allowed at every level that lists models, the smallest ``max_tokens``
 applies, and every level's rate limits and budget are enforced against that
 level's own counter (a team's 100 requests per minute count all its keys).
+Guardrails are the one additive field: the guardrail policies every level names
+all apply (a team's redaction is not undone by a key that names none).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ Period = Literal["daily", "weekly", "monthly", "total"]
 EndpointName = Literal["chat", "embeddings"]
 RegionName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9\-]{0,62}$")]
 ModelPattern = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^\S+$")]
+GuardrailName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^\S+$")]
 
 MAX_BUDGET_USD = 1_000_000.0  # larger is a typo, and past exact integers in Redis's Lua
 
@@ -61,6 +64,14 @@ class PolicySpec(BaseModel):
         default=None,
         max_length=50,
         description="data residency: only deployments in these regions ('eu' allows 'eu-west')",
+    )
+    guardrails: list[GuardrailName] | None = Field(
+        default=None,
+        max_length=50,
+        description=(
+            "guardrail policies (names under guardrails.policies in the config) applied to "
+            "this level's requests; additive: every level's list applies"
+        ),
     )
 
     @property
@@ -102,6 +113,12 @@ class EffectivePolicy:
     budget_scopes: tuple[ScopeLimits, ...] = ()
     body_logging: BodyMode | None = None  # None: no level says (the audit's default applies)
     regions: tuple[frozenset[str], ...] = ()  # each level's allowed regions; all must allow
+    guardrails: tuple[str, ...] = ()  # every level's guardrail policies, org first, each once
+    # Settlement's share of the counters, and the rate-limit headers' windows, built once.
+    token_windows: tuple[str, ...] = ()  # tpm counters: tokens added when usage is known
+    gate_keys: tuple[str, ...] = ()
+    request_windows: tuple[int, ...] = ()  # indices into windows: requests per minute
+    token_window_indices: tuple[int, ...] = ()  # and tokens per minute
 
     def allows_model(self, model: str) -> bool:
         return all(rule.fullmatch(model) for rule in self.model_rules)
@@ -133,6 +150,7 @@ def resolve(chain: Sequence[tuple[ScopeKind, str, PolicySpec]]) -> EffectivePoli
     max_tokens: int | None = None
     bodies: BodyMode | None = None
     regions: list[frozenset[str]] = []
+    guardrails: dict[str, None] = {}
     scopes: list[ScopeLimits] = []
     for kind, id, spec in chain:
         if spec.models is not None:
@@ -146,6 +164,8 @@ def resolve(chain: Sequence[tuple[ScopeKind, str, PolicySpec]]) -> EffectivePoli
             bodies = lowest_body_mode(bodies, spec.body_logging)
         if spec.regions is not None:
             regions.append(frozenset(spec.regions))
+        if spec.guardrails:
+            guardrails.update(dict.fromkeys(spec.guardrails))
         budget = spec.budget
         if spec.rpm or spec.tpm or spec.max_concurrent or budget:
             scopes.append(
@@ -186,6 +206,11 @@ def resolve(chain: Sequence[tuple[ScopeKind, str, PolicySpec]]) -> EffectivePoli
         tuple(s for s in scopes if s.budget_nusd is not None),
         bodies,
         tuple(regions),
+        tuple(guardrails),
+        tuple(w.key for w in windows if w.add == 0),
+        tuple(g.key for g in gates),
+        tuple(i for i, w in enumerate(windows) if w.add),
+        tuple(i for i, w in enumerate(windows) if not w.add),
     )
 
 

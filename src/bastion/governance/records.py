@@ -172,6 +172,9 @@ class KeyInfo(BaseModel):
     )
     allowed_endpoints: list[str] | None
     max_tokens: int | None
+    guardrails: list[str] = Field(
+        description="guardrail policies this key's governance policies name (every level's)"
+    )
     limits: list[LimitOut]
     budgets: list[BudgetOut]
 

@@ -61,7 +61,9 @@ class Governance:
                 update={"flush_interval": settings.spend_flush_interval}
             )
         self.ledger = SpendLedger(LedgerStore(self.database), self.prices, accounting)
-        self.service = GovernanceService(self.store, self.counters, self.sync.changed)
+        self.service = GovernanceService(
+            self.store, self.counters, self.sync.changed, config.guardrails.policies
+        )
         self.authorize = Authorize(self.cache)
         self.limits = Limits(
             self.cache, self.counters, self.prices, settings.default_max_output_tokens, self.settler
@@ -129,6 +131,7 @@ class Governance:
                 allowed_models=[],
                 allowed_endpoints=None,
                 max_tokens=None,
+                guardrails=[],
                 limits=[],
                 budgets=[],
             )
@@ -170,6 +173,7 @@ class Governance:
             allowed_models=[list(models) for models in policy.model_lists],
             allowed_endpoints=sorted(policy.endpoints) if policy.endpoints is not None else None,
             max_tokens=policy.max_tokens,
+            guardrails=list(policy.guardrails),
             limits=limits,
             budgets=await self.service.budgets(chain),
         )

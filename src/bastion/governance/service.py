@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, Literal, cast
 
 from bastion.accounting.pricing import usd
@@ -66,10 +66,14 @@ class GovernanceService:
         store: GovernanceStore,
         counters: Counters | None = None,
         on_change: Callable[[], Awaitable[None]] | None = None,
+        guardrails: Collection[str] | None = None,
     ) -> None:
         self.store = store
         self.counters = counters
         self._on_change = on_change
+        # The guardrail policies the config defines (what a policy's ``guardrails`` may
+        # name); None: not checked.
+        self._guardrails = frozenset(guardrails) if guardrails is not None else None
 
     # --- who may do what --------------------------------------------------------------
 
@@ -100,6 +104,18 @@ class GovernanceService:
             raise bad_request(f"There is no {kind} '{id}'.", param=f"{kind}_id")
         return row
 
+    def _check_policy(self, policy: PolicySpec | None) -> None:
+        """A policy names only guardrail policies the config defines (else 400)."""
+        if policy is None or not policy.guardrails or self._guardrails is None:
+            return
+        unknown = [name for name in policy.guardrails if name not in self._guardrails]
+        if unknown:
+            names = ", ".join(f"'{name}'" for name in unknown)
+            raise bad_request(
+                f"'policy.guardrails' names no guardrail policy of this gateway's config: {names}.",
+                param="policy.guardrails",
+            )
+
     async def _changed(self) -> None:
         if self._on_change is not None:
             await self._on_change()
@@ -110,6 +126,7 @@ class GovernanceService:
         org = self.require_admin(actor)
         if kind == "org" and org is not None:
             raise _forbidden("Only a global admin can create organisations.")
+        self._check_policy(data.policy)
         org_id = data.org_id
         if kind != "org":
             if org is not None and org_id not in (None, org):
@@ -151,6 +168,7 @@ class GovernanceService:
         if kind == "org" and self.require_admin(actor) is not None:
             # An organisation's policy is the ceiling its own admins work under.
             raise _forbidden("Only a global admin can change an organisation.")
+        self._check_policy(patch.policy)
         fields: Row = {}
         if patch.name is not None:
             fields["name"] = patch.name
@@ -181,6 +199,7 @@ class GovernanceService:
         org = self.require_admin(actor)
         if org is not None and data.org_id not in (None, org):
             raise _forbidden("You can manage only your own organisation.")
+        self._check_policy(data.policy)
         org_id = data.org_id or org
         parents = {
             kind: await self._parent(kind, getattr(data, f"{kind}_id"), org_id)
@@ -236,6 +255,7 @@ class GovernanceService:
 
     async def update_key(self, actor: Principal, id: str, patch: KeyPatch) -> KeyOut:
         row = await self._scoped(actor, "key", id)
+        self._check_policy(patch.policy)
         fields: Row = {}
         if patch.name is not None:
             fields["name"] = patch.name

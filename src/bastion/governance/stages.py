@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import math
+import secrets
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -146,6 +147,12 @@ class Limits:
         self._prices = prices
         self._default_output = default_output_tokens
         self._periods: dict[Period, PeriodWindow] = {}
+        # In-memory counters admit at once (no I/O): no coroutine to create and await.
+        self._admit_now: Callable[[Plan, float], Admission] | None = getattr(
+            counters, "admit_now", None
+        )
+        self._ticket_prefix = secrets.token_hex(8) + "-"
+        self._tickets = itertools.count(1)
 
     def _period(self, period: Period, now: float) -> PeriodWindow:
         window = self._periods.get(period)
@@ -153,29 +160,45 @@ class Limits:
             window = self._periods[period] = period_window(period, now)
         return window
 
+    def _next_ticket(self) -> str:
+        # Unique across replicas (a random prefix per process) and cheaper than a uuid4.
+        return f"{self._ticket_prefix}{next(self._tickets):x}"
+
     async def __call__(self, ctx: RequestContext) -> None:
         entry = _governed(self._cache, ctx)
         if entry is None or ctx.deployment is None:
             return
         policy = entry.policy
         price = self._prices.for_deployment(ctx.deployment)
-        now = time.time()
         reserve = 0
         budgets: tuple[BudgetCheck, ...] = ()
-        if policy.budget_scopes:
-            reserve = worst_case_nusd(ctx.endpoint, ctx.body, price, self._default_output)
-            checks = []
-            for scope in policy.budget_scopes:
-                period = self._period(scope.period, now)
-                counter = budget_counter(scope, period)
-                checks.append(
-                    BudgetCheck(counter, scope.budget_nusd or 0, reserve, budget_ttl(period, now))
-                )
-            budgets = tuple(checks)
-        plan = Plan(policy.windows, policy.gates, budgets, uuid.uuid4().hex)
+        ticket = ""
         admission: Admission | None = None
-        if plan:
-            admission = await self._admit(plan, now)
+        if policy.windows or policy.gates or policy.budget_scopes:
+            now = time.time()
+            if policy.budget_scopes:
+                reserve = worst_case_nusd(ctx.endpoint, ctx.body, price, self._default_output)
+                checks = []
+                for scope in policy.budget_scopes:
+                    period = self._period(scope.period, now)
+                    checks.append(
+                        BudgetCheck(
+                            budget_counter(scope, period),
+                            scope.budget_nusd or 0,
+                            reserve,
+                            budget_ttl(period, now),
+                        )
+                    )
+                budgets = tuple(checks)
+            ticket = self._next_ticket()
+            plan = Plan(policy.windows, policy.gates, budgets, ticket)
+            if self._admit_now is not None:
+                try:
+                    admission = self._admit_now(plan, now)
+                except Exception as exc:
+                    raise self._failed(plan, exc) from None
+            else:
+                admission = await self._admit(plan, now)
             if not admission.ok and admission.refused != "window":
                 # A request of this process may have answered before its settlement
                 # reached the counters (Redis settles in the background): a caller
@@ -192,39 +215,51 @@ class Limits:
             entry,
             price,
             reserve,
-            tuple((b.key, b.ttl) for b in budgets),
-            tuple(w.key for w in policy.windows if w.add == 0),
-            tuple(g.key for g in policy.gates),
-            plan.ticket if admission is not None else "",
+            tuple((b.key, b.ttl) for b in budgets) if budgets else (),
+            policy.token_windows,
+            policy.gate_keys,
+            ticket,
         )
         self._settler.hold()
         if admission is not None and policy.windows:
-            ctx.headers.extend(_ratelimit_headers(plan, admission))
+            ctx.headers.extend(_ratelimit_headers(policy, admission))
         ctx.want_usage = True
 
     async def _admit(self, plan: Plan, now: float) -> Admission:
+        if self._admit_now is not None:
+            try:
+                return self._admit_now(plan, now)
+            except Exception as exc:
+                raise self._failed(plan, exc) from None
         try:
             return await self._counters.admit(plan, now)
         except BaseException as exc:
-            # It may have been applied all the same (its reply lost, or the call
-            # cancelled while Redis ran it): release what it may hold. The ticket
-            # makes that a no-op if it was not applied.
-            self._settler.release(
-                Settlement(
-                    gates=tuple(g.key for g in plan.gates),
-                    budgets=tuple((b.key, b.reserve, 0, b.ttl) for b in plan.budgets),
-                    ticket=plan.ticket,
-                )
-            )
             if not isinstance(exc, Exception):
+                self._release(plan)
                 raise
-            log.error("limit counters unavailable (%s)", type(exc).__name__)
-            raise GatewayError(
-                503,
-                "The gateway cannot check this key's limits right now; retry shortly.",
-                code="limits_unavailable",
-                headers={"Retry-After": "1"},
-            ) from None
+            raise self._failed(plan, exc) from None
+
+    def _release(self, plan: Plan) -> None:
+        # The admission may have been applied all the same (its reply lost, or the call
+        # cancelled while Redis ran it): release what it may hold. The ticket makes that
+        # a no-op if it was not applied.
+        self._settler.release(
+            Settlement(
+                gates=tuple(g.key for g in plan.gates),
+                budgets=tuple((b.key, b.reserve, 0, b.ttl) for b in plan.budgets),
+                ticket=plan.ticket,
+            )
+        )
+
+    def _failed(self, plan: Plan, exc: Exception) -> GatewayError:
+        self._release(plan)
+        log.error("limit counters unavailable (%s)", type(exc).__name__)
+        return GatewayError(
+            503,
+            "The gateway cannot check this key's limits right now; retry shortly.",
+            code="limits_unavailable",
+            headers={"Retry-After": "1"},
+        )
 
 
 def _whose(scope: ScopeLimits) -> str:
@@ -286,24 +321,28 @@ _HEADER_NAMES = {
 }
 
 
-def _ratelimit_headers(plan: Plan, admission: Admission) -> list[tuple[bytes, bytes]]:
+def _ratelimit_headers(policy: EffectivePolicy, admission: Admission) -> list[tuple[bytes, bytes]]:
     """The tightest requests and tokens windows, as OpenAI names them."""
-    tightest: dict[str, tuple[int, int, float]] = {}
-    for check, used, reset in zip(
-        plan.windows, admission.window_used, admission.window_reset, strict=True
+    headers: list[tuple[bytes, bytes]] = []
+    windows = policy.windows
+    used = admission.window_used
+    for names, indices in (
+        (_HEADER_NAMES["requests"], policy.request_windows),
+        (_HEADER_NAMES["tokens"], policy.token_window_indices),
     ):
-        unit = "requests" if check.add else "tokens"
-        remaining = check.limit - used if used < check.limit else 0
-        if unit not in tightest or remaining < tightest[unit][1]:
-            tightest[unit] = (check.limit, remaining, reset)
-    headers = []
-    for unit, (limit, remaining, reset) in tightest.items():
-        names = _HEADER_NAMES[unit]
-        headers += [
-            (names[0], b"%d" % limit),
-            (names[1], b"%d" % remaining),
-            (names[2], b"%ds" % max(math.ceil(reset), 0)),
-        ]
+        tightest = -1
+        least = 0
+        for i in indices:
+            left = windows[i].limit - used[i]
+            if tightest < 0 or left < least:
+                tightest, least = i, left
+        if tightest >= 0:
+            reset = admission.window_reset[tightest]
+            headers += [
+                (names[0], b"%d" % windows[tightest].limit),
+                (names[1], b"%d" % (least if least > 0 else 0)),
+                (names[2], b"%ds" % (math.ceil(reset) if reset > 0 else 0)),
+            ]
     return headers
 
 
@@ -472,11 +511,12 @@ class Settle:
         else:
             cost = 0  # refused or failed before the upstream did any work
         ctx.charged_nusd = cost
+        reserve = ticket.reserve
         self._settler.submit(
             Settlement(
-                windows=tuple((key, tokens) for key in ticket.token_windows),
-                gates=ticket.gates,
-                budgets=tuple((key, ticket.reserve, cost, ttl) for key, ttl in ticket.budgets),
-                ticket=ticket.id,
+                tuple([(key, tokens) for key in ticket.token_windows]),
+                ticket.gates,
+                tuple([(key, reserve, cost, ttl) for key, ttl in ticket.budgets]),
+                ticket.id,
             )
         )

@@ -44,7 +44,8 @@ class GateCheck:
     limit: int
 
 
-@dataclass(frozen=True, slots=True)
+# Built per request: plain slotted dataclasses (a frozen one's __init__ costs ~3x more).
+@dataclass(slots=True)
 class BudgetCheck:
     key: str
     limit: int  # nano-dollars
@@ -52,7 +53,7 @@ class BudgetCheck:
     ttl: int  # seconds from now the counter is kept (its period's end and a margin); 0: forever
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Plan:
     windows: tuple[WindowCheck, ...] = ()
     gates: tuple[GateCheck, ...] = ()
@@ -76,7 +77,7 @@ class Admission:
     budget_left: list[int] = field(default_factory=list)  # nano-dollars, after the reservation
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Settlement:
     windows: tuple[tuple[str, int], ...] = ()  # (key, amount) added now (tokens used)
     gates: tuple[str, ...] = ()  # released
@@ -158,20 +159,28 @@ class MemoryCounters:
         self._admissions = 0
 
     async def admit(self, plan: Plan, now: float) -> Admission:
+        return self.admit_now(plan, now)
+
+    def admit_now(self, plan: Plan, now: float) -> Admission:
+        """Admit at once (nothing to wait for in memory): the Limits stage calls this."""
         now_s = int(now)
+        oldest = now_s - WINDOW_SECONDS
+        found = self._windows
         windows = []
         for i, check in enumerate(plan.windows):
-            window = self._windows.get(check.key)
+            window = found.get(check.key)
             if window is None:
-                window = self._windows[check.key] = _Window()
-            window.prune(now_s)
-            excess = window.total + max(check.add, 1) - check.limit
+                window = found[check.key] = _Window()
+            elif window.buckets and window.buckets[0][0] <= oldest:
+                window.prune(now_s)
+            excess = window.total + (check.add or 1) - check.limit
             if excess > 0:
                 buckets = [(s, c) for s, c in window.buckets]
                 return Admission(False, "window", i, window_retry_after(buckets, excess, now))
             windows.append(window)
+        gates = self._gates
         for i, gate in enumerate(plan.gates):
-            if self._gates.get(gate.key, 0) >= gate.limit:
+            if gates.get(gate.key, 0) >= gate.limit:
                 return Admission(False, "gate", i, 1.0)
         states = []
         for i, budget in enumerate(plan.budgets):
@@ -180,23 +189,27 @@ class MemoryCounters:
                 return Admission(False, "budget", i, 1.0 if state[1] else -1.0)
             states.append(state)
         # Every check passed: apply them all.
-        admission = Admission(True)
+        used: list[int] = []
+        reset: list[float] = []
         for check, window in zip(plan.windows, windows, strict=True):
-            window.add(now_s, check.add)
-            admission.window_used.append(window.total)
-            admission.window_reset.append(window.reset_in(now))
+            if check.add > 0:
+                window.add(now_s, check.add)
+            used.append(window.total)
+            held = window.buckets
+            reset.append(held[0][0] + WINDOW_SECONDS - now if held else 0.0)
         for gate in plan.gates:
-            self._gates[gate.key] = self._gates.get(gate.key, 0) + 1
+            gates[gate.key] = gates.get(gate.key, 0) + 1
+        left: list[int] = []
         for budget, state in zip(plan.budgets, states, strict=True):
             state[1] += budget.reserve
-            state[2] = int(now) + budget.ttl if budget.ttl else 0
-            admission.budget_left.append(budget.limit - state[0] - state[1])
+            state[2] = now_s + budget.ttl if budget.ttl else 0
+            left.append(budget.limit - state[0] - state[1])
         if plan.ticket:
             self._tickets.add(plan.ticket)
         self._admissions += 1
-        if self._admissions % 4096 == 0:
+        if not self._admissions & 4095:
             self._prune(now)
-        return admission
+        return Admission(True, None, -1, 0.0, used, reset, left)
 
     async def settle(self, settlement: Settlement, now: float) -> None:
         self.settle_now(settlement, now)
@@ -213,6 +226,8 @@ class MemoryCounters:
             self._tickets.remove(settlement.ticket)
         now_s = int(now)
         for key, amount in settlement.windows:
+            if amount <= 0:
+                continue
             window = self._windows.get(key)
             if window is None:
                 window = self._windows[key] = _Window()
