@@ -106,6 +106,26 @@ models:
     )
 
 
+def test_a_guardrail_judge_must_name_a_served_model() -> None:
+    text = """
+providers:
+  openai: {api_key: k}
+models:
+  - {name: fast, provider: openai, model: gpt-4o-mini}
+guardrails:
+  policies:
+    judged: {judge: {model: guard-model}}
+    direct: {judge: {model: openai/gpt-4o-mini}}
+    named: {judge: {model: fast}}
+"""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "judge.yaml", {})
+    assert str(caught.value) == (
+        "judge.yaml: guardrails.policies.judged.judge.model (line 8): 'guard-model' is not a "
+        "model the gateway serves (a models: name, or provider/model)"
+    )
+
+
 def test_yaml_syntax_error_names_the_line() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config("providers:\n  openai: [unclosed\n", "syntax.yaml", {})

@@ -10,7 +10,8 @@ numbers without a context word, dates that are not birth dates.
 
 injection.jsonl: prompt-injection and jailbreak attempts (direct, indirect inside
 documents and tool results, obfuscated, encoded, several languages) and benign
-prompts, many of which merely talk about instructions, roles, prompts and systems.
+prompts, many of which merely talk about instructions, roles, prompts and systems;
+split "dev" (texts.py), "heldout" (heldout.py) and "heldout2" (heldout2.py).
 
 Values checked against python-stdnum where it knows the kind, so a label is right
 even when our validators are wrong.
@@ -40,11 +41,15 @@ from stdnum.pl import pesel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from heldout import HELDOUT_ATTACKS, HELDOUT_BENIGN, HELDOUT_NEGATIVES, HELDOUT_PII
+from heldout2 import HELDOUT2_ATTACKS, HELDOUT2_BENIGN
 from texts import (
     ATTACKS,
     BENIGN,
     CONTEXT,
     INDIRECT_CARRIERS,
+    MORE_ATTACKS,
+    MORE_BENIGN,
+    MORE_INDIRECT,
     NEGATIVES,
     NO_CONTEXT,
 )
@@ -378,6 +383,18 @@ def injection_samples() -> list[dict[str, Any]]:
     for _ in range(200):  # ordinary requests
         samples.append({"text": f.paragraph(nb_sentences=rng.randint(2, 6)), "label": 0,
                         "category": "ordinary", "source": "user"})  # fmt: skip
+    # The second round (texts.MORE_*), generated after the first so that the rows above keep
+    # their random choices.
+    for text, category in MORE_ATTACKS:
+        samples.append({"text": text, "label": 1, "category": category, "source": "user"})
+        for variant, how in _obfuscated(text):
+            samples.append(
+                {"text": variant, "label": 1, "category": f"{category}+{how}", "source": "user"}
+            )
+    for text, category in MORE_INDIRECT:
+        samples.append({"text": text, "label": 1, "category": category, "source": "tool"})
+    for text in MORE_BENIGN:
+        samples.append({"text": text, "label": 0, "category": "meta", "source": "user"})
     for s in samples:
         s["split"] = "dev"
     for text, category, source in HELDOUT_ATTACKS:
@@ -387,6 +404,14 @@ def injection_samples() -> list[dict[str, Any]]:
     for text in HELDOUT_BENIGN:
         samples.append(
             {"text": text, "label": 0, "category": "meta", "source": "user", "split": "heldout"}
+        )
+    for text, category, source in HELDOUT2_ATTACKS:
+        samples.append(
+            {"text": text, "label": 1, "category": category, "source": source, "split": "heldout2"}
+        )
+    for text in HELDOUT2_BENIGN:
+        samples.append(
+            {"text": text, "label": 0, "category": "meta", "source": "user", "split": "heldout2"}
         )
     for i, s in enumerate(samples):
         s["id"] = f"inj-{i:05d}"

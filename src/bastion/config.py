@@ -220,9 +220,28 @@ class GatewayConfig(BaseModel):
                     )
                 )
         problems += routing_problems(self.routing, (m.name for m in self.models), self.providers)
+        problems += self._judge_problems()
         if problems:
             raise ValueError("\n".join(problems))  # one per line: _describe splits them
         return self
+
+    def _judge_problems(self) -> list[str]:
+        """Guardrail judges must name a model the gateway serves (checked again at start)."""
+        served = {m.name for m in self.models} | set(self.routing.complexity)
+        if self.serves_test_model:
+            served.add("bastion/echo")
+        problems: list[str] = []
+        for name, policy in self.guardrails.policies.items():
+            judge = policy.judge
+            if judge is None or judge.model in served:
+                continue
+            provider, sep, rest = judge.model.partition("/")
+            if not (sep and rest and provider in self.providers):
+                problems.append(
+                    f"guardrails.policies.{name}.judge.model: {judge.model!r} is not a model the "
+                    "gateway serves (a models: name, or provider/model)"
+                )
+        return problems
 
     @property
     def serves_test_model(self) -> bool:

@@ -18,6 +18,8 @@ What it answers is chosen by the upstream model id it receives (for Azure, the d
 - ``slow-<seconds>``: waits before sending headers, then answers normally;
 - ``stream-hang``: streams the first chunks, then waits until the client leaves;
 - ``echo-body``: the received JSON body, serialised, as the assistant content.
+- ``judge``: a safety classifier's JSON verdict on the last user text: ``UNSAFE`` (category
+  ``violence``) when it contains "attack" or "weapon", ``SAFE`` otherwise.
 
 Bodies follow OpenAI's API reference examples and the ``openai`` SDK types, key order
 included. Azure answers add Azure's content-filter annotations (``prompt_filter_results``,

@@ -252,6 +252,8 @@ def answer(body: dict[str, Any], model: str) -> Answer:
         text = orjson.dumps(body).decode()
     elif model == "json":
         text = JSON_TEXT
+    elif model == "judge":  # a safety classifier: UNSAFE when the last user text names one
+        text = judge_verdict(_text(last.get("content")))
     elif model == "stop-seq":
         text = _cut_at_stop(STOP_SEQ_TEXT, body.get("stop"))
     elif model == "content-filter":  # the output was filtered: no content, finish content_filter
@@ -265,6 +267,19 @@ def answer(body: dict[str, Any], model: str) -> Answer:
         pieces, finish = pieces[:limit], "length"
     usage = CACHED_USAGE if model == "gpt-cached" else _usage(prompt, len(pieces))
     return Answer("".join(pieces), pieces, (), finish, usage)
+
+
+JUDGE_UNSAFE_WORDS = ("attack", "weapon")
+
+
+def judge_verdict(text: str) -> str:
+    """The ``judge`` model's answer: a JSON verdict on ``text``."""
+    hits = [w for w in JUDGE_UNSAFE_WORDS if w in text.lower()]
+    if hits:
+        return orjson.dumps(
+            {"verdict": "UNSAFE", "categories": ["violence"], "reason": f"mentions {hits[0]}"}
+        ).decode()
+    return '{"verdict": "SAFE", "categories": [], "reason": "harmless"}'
 
 
 def _cut_at_stop(text: str, stop: Any) -> str:

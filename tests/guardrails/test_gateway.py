@@ -161,6 +161,36 @@ async def test_key_policy_blocks_with_403(gw: RunningGateway) -> None:
     assert status == 200
 
 
+async def test_a_large_input_is_scanned_off_the_event_loop(
+    gw: RunningGateway, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past OFF_LOOP_CHARS the scan runs on a worker thread, with the same outcome."""
+    import threading
+
+    from bastion.guardrails import stage
+
+    threads: list[str] = []
+    walk = stage.walk_request
+
+    def spy(*args: Any) -> bool:
+        threads.append(threading.current_thread().name)
+        return walk(*args)
+
+    monkeypatch.setattr(stage, "walk_request", spy)
+    filler = "lorem ipsum dolor sit amet " * (stage.OFF_LOOP_CHARS // 27 + 1)
+    fake.reset()
+    status, _, _ = await _post(gw, _chat(f"{filler}mail {EMAIL} {CARD}"))
+    assert status == 200
+    sent = fake.requests[-1].json["messages"][0]["content"]
+    assert sent.endswith("mail <EMAIL_1> [CREDIT_CARD]") and EMAIL not in sent
+    status, _, body = await _post(gw, _chat(f"{filler}deploy with AKIAIOSFODNN7EXAMPLE"))
+    assert (status, orjson.loads(body)["error"]["code"]) == (400, "guardrail_blocked")
+    status, _, _ = await _post(gw, _chat(f"small: mail {EMAIL}"))
+    assert status == 200
+    main = threading.main_thread().name
+    assert main not in threads[:2] and threads[2] == main  # large: a worker; small: inline
+
+
 async def test_pseudonymise_and_redact_input_and_restore_answer(
     gw: RunningGateway, fake: FakeOpenAI, finished: Captured
 ) -> None:

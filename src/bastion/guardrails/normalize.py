@@ -35,16 +35,24 @@ _INVISIBLE: Final = re.compile(
     "\u200b-\u200f\u202a-\u202e\u2060-\u206f\U000e0000-\U000e007f]"
 )
 _LEET: Final = str.maketrans("013457@$8", "oieastasb")
-# One pass over the original text finds every reason to build another view: digits inside
-# words (leetspeak), s p a c e d letters, and long tokens that may be encoded payloads.
-_FEATURES: Final = re.compile(
-    r"(?P<leet>[013457@$](?:(?=[a-z]{2})|(?<=[a-z]{2}.)))"
-    r"|(?P<spaced>[ .\-_*/|][A-Za-z][ .\-_*/|]{1,2}[A-Za-z][ .\-_*/|]{1,2}[A-Za-z][ .\-_*/|])"
-    r"|[^A-Za-z0-9+/_\-=](?P<t>[A-Za-z0-9+/_\-]{16,}={0,2})"
+# Cheap tests on the original text decide whether another view is worth building. Each
+# regex starts with a character class, so the engine skips most of a text in C.
+# A leet character counts when a letter or another leet character follows it, no digit,
+# capital or token character precedes it, and the rest of its word is lower-case letters and
+# leet characters with a letter past "f" ("1gn0r3", "pr3v10u$", "$y$73m"; not hex "aa1d",
+# "5pm", "3rd", random tokens, PEM lines, "Passw0rd6841", "guido00@example.com").
+_LEET_CHAR: Final = re.compile(
+    r"[013457$@](?<![0-9A-Z_+/=].)(?=[a-z013457$])(?![ap]m\b|st\b|nd\b|rd\b|th\b)"
+    r"(?=[a-z013457$_]*[g-z])(?=[a-z013457$_]*(?![\w+/=\-]|\.[a-z]))(?!(?<=@)[\w\-]*\.[a-z])"
 )
+_SPACED_HINT: Final = re.compile(
+    r"[ .\-_*/|][A-Za-z][ .\-_*/|]{1,2}[A-Za-z][ .\-_*/|]{1,2}[A-Za-z][ .\-_*/|]"
+)
+# Long tokens that may be encoded payloads (the text is scanned with a space in front).
+_TOKEN: Final = re.compile(r"[^A-Za-z0-9+/_\-=](?P<t>[A-Za-z0-9+/_\-]{16,}={0,2})")
 _SPACED: Final = re.compile(r"(?:[a-z][ .\-_*/|]{1,2}){2,}[a-z](?![a-z])")
 _SEPARATORS: Final = str.maketrans("", "", " .-_*/|")
-_HEX_CHARS: Final = frozenset("0123456789abcdefABCDEF")
+_HEX_DIGITS: Final = "0123456789abcdefABCDEF"
 _SPACED_HEX: Final = re.compile(r"(?:[0-9a-fA-F]{2}[ :]){9,}[0-9a-fA-F]{2}")
 _PRINTABLE: Final = re.compile(rb"[\x20-\x7e\t\r\n]*")
 _ROT13_HINT: Final = ("rot13", "rot-13", "rot 13", "caesar", "cipher")
@@ -60,20 +68,28 @@ def deobfuscate(text: str) -> str:
     return out
 
 
+def _plain_unicode(text: str) -> bool:
+    """Non-ASCII text that :func:`deobfuscate` would only lower-case: already NFKC, with no
+    invisible character and no look-alike letter (accented Latin text, most of the time)."""
+    return (
+        unicodedata.is_normalized("NFKC", text)
+        and _INVISIBLE.search(text) is None
+        and _HAS_CONFUSABLE.search(text) is None
+    )
+
+
 def variants(text: str, low: str | None) -> Iterator[tuple[str, bool, str]]:
     """(view, offsets match ``text``, how it was obtained) for each view worth reading."""
     plain = low if low is not None else text.lower()
     yield plain, low is not None, "plain"
-    leet, spaced = 0, False
-    tokens: list[str] = []
-    for m in _FEATURES.finditer(" " + text):
-        if m.lastgroup == "t":
-            tokens.append(m.group("t"))
-        elif m.lastgroup == "leet":
-            leet += 1
-        else:
-            spaced = True
-    clean = plain if text.isascii() else deobfuscate(text)
+    padded = " " + text
+    leet = 0
+    for _ in _LEET_CHAR.finditer(text):
+        leet += 1
+        if leet == 3:
+            break
+    spaced = _SPACED_HINT.search(padded) is not None
+    clean = plain if text.isascii() or _plain_unicode(text) else deobfuscate(text)
     if leet >= 3:  # "1gn0r3 4ll": several; one "Passw0rd" or "A1b2" is no obfuscation
         clean = clean.translate(_LEET)
     how = "obfuscated"
@@ -82,6 +98,7 @@ def variants(text: str, low: str | None) -> Iterator[tuple[str, bool, str]]:
         how = "glued"  # words joined: their boundaries are gone
     if clean != plain:
         yield clean, False, how
+    tokens = [m.group("t") for m in _TOKEN.finditer(padded)]
     for decoded in _decoded(tokens, text):
         yield decoded, False, "encoded"
     if any(h in plain for h in _ROT13_HINT):
@@ -94,7 +111,7 @@ def _decoded(tokens: list[str], text: str) -> Iterator[str]:
     for token in tokens:
         if token.isalpha() or token.isdigit() or token.isupper():
             continue  # words, numbers, IBANs and codes: encoded text has both cases
-        if len(token) >= 20 and len(token) % 2 == 0 and all(c in _HEX_CHARS for c in token):
+        if len(token) >= 20 and len(token) % 2 == 0 and not token.strip(_HEX_DIGITS):
             raw = bytes.fromhex(token)
         else:
             alt = b"-_" if "-" in token or "_" in token else None

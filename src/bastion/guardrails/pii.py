@@ -19,6 +19,7 @@ context word before them ("BSN", "PESEL", "Steuer-ID", ...).
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from typing import Final
 
@@ -36,6 +37,7 @@ from bastion.guardrails.pii_patterns import (
     NIR_CORSICA,
     NUMBER_RUN,
     SSN_SHAPE,
+    STREET_HINT,
     VERSION_CONTEXT,
     WORD_DATE,
     calling_code_ok,
@@ -104,26 +106,33 @@ class PIIDetector:
                     found.append(Finding("fr_nir", m.start(), m.end()))
         if "date_of_birth" in kinds and low is not None and dob_hint(low):
             for hint in CONTEXT["date_of_birth"].finditer(low):
-                date = WORD_DATE.search(text, hint.end(), hint.end() + 48)
+                date = WORD_DATE.search(low, hint.end(), hint.end() + 48)
                 if date is not None and plausible_birth_date(date.group()):
                     found.append(Finding("date_of_birth", date.start(), date.end()))
         if len(found) > 1:  # digits inside an IBAN or an id are that IBAN or id
-            ids = [f for f in found if f.kind in _ID_KINDS]
+            ids = sorted((f.start, f.end) for f in found if f.kind in _ID_KINDS)
             if ids:
-                found = [
-                    f
-                    for f in found
-                    if f.kind in _ID_KINDS
-                    or not any(i.start <= f.start and f.end <= i.end for i in ids)
-                ]
+                starts = [i[0] for i in ids]
+                found = [f for f in found if f.kind in _ID_KINDS or not _within(ids, starts, f)]
         out.extend(f for f in found if f.kind in kinds)
 
     # --- digit runs ----------------------------------------------------------------------
 
     def _scan_numbers(self, text: str, low: str | None, out: list[Finding]) -> None:
         n = len(text)
+        address = "address" in self.kinds
         for m in NUMBER_RUN.finditer(text):
             s, e = m.span()
+            if e - s <= 6 and text[e - 1] != ")" and (not s or text[s - 1] not in "+("):
+                # Too short for anything but a house number (the checks below keep their
+                # word): skip at once what cannot be one.
+                if e - s == 6 or not address:
+                    continue
+                after = e + 1 if e < n and text[e].isalpha() else e
+                if not (after + 1 < n and text[after] in " ,") and not (
+                    s >= 2 and text[s - 1] == " "
+                ):
+                    continue
             if text[e - 1] == ")" and "(" not in text[s:e]:
                 e -= 1  # (born 01.01.1960): the parenthesis closes the sentence's, not the number's
             digits_start = s
@@ -155,7 +164,7 @@ class PIIDetector:
             elif nxt in _BAD_AFTER or (nxt == "-" and e + 1 < n and text[e + 1].isalnum()):
                 continue
             if e - s < 7:
-                if e - s <= 5 and "address" in self.kinds:
+                if e - s <= 5 and address:
                     _address(text, s, e, out)
                 elif text.count(".", s, e) == 3:
                     _classify(text, low, s, e, out)
@@ -186,6 +195,18 @@ class PIIDetector:
                 out.append(Finding("uk_nino", s, e))
             elif group == "nie" and v.es_dni(value):
                 out.append(Finding("es_dni", s, e))
+
+
+def _within(ids: list[tuple[int, int]], starts: list[int], f: Finding) -> bool:
+    """``f`` lies inside one of the (sorted) id spans."""
+    i = bisect_right(starts, f.start)
+    while i > 0:
+        i -= 1
+        if f.end <= ids[i][1]:
+            return True
+        if ids[i][0] < f.start - 64:  # no id is longer: earlier ones cannot contain f
+            return False
+    return False
 
 
 def _iban_end(text: str, s: int, e: int) -> int:
@@ -247,16 +268,15 @@ def _classify(
         if not version:
             out.append(Finding("ip_address", s, e))
         return True
-    if DATE.fullmatch(c):
+    if nd <= 8 and ("." in c or "/" in c or "-" in c) and DATE.fullmatch(c):
         if _context(low, "date_of_birth", s, 40) and plausible_birth_date(c):
             out.append(Finding("date_of_birth", s, e))
         return True  # a date is never a phone number
     kind = None
     # "order 5213...", "batch ...": an identifier, whatever its digits (national ids have
-    # their own context words).
-    ident = _context(low, "not_pii", s, 20)
-    if 13 <= nd <= 19 and v.payment_card(c):
-        if ident and not _context(low, "credit_card", s, 20):
+    # their own context words). Looked up only when it matters (a card or a phone number).
+    if 13 <= nd <= 19 and v.payment_card(c, digits):
+        if _context(low, "not_pii", s, 20) and not _context(low, "credit_card", s, 20):
             return True
         kind = "credit_card"
     elif nd == 9 and (SSN_SHAPE.fullmatch(c) or _context(low, "us_ssn", s)):
@@ -265,13 +285,13 @@ def _classify(
         kind = "us_ssn"
     elif nd == 15 and v.fr_nir(c):
         kind = "fr_nir"
-    elif nd == 11 and v.de_tax_id(c) and _context(low, "de_tax_id", s):
+    elif nd == 11 and _context(low, "de_tax_id", s) and v.de_tax_id(c):
         kind = "de_tax_id"
-    elif nd == 11 and v.pl_pesel(c) and _context(low, "pl_pesel", s):
+    elif nd == 11 and _context(low, "pl_pesel", s) and v.pl_pesel(c):
         kind = "pl_pesel"
-    elif nd == 9 and v.nl_bsn(c) and _context(low, "nl_bsn", s):
+    elif nd == 9 and _context(low, "nl_bsn", s) and v.nl_bsn(c):
         kind = "nl_bsn"
-    if kind is None and not ident and _phone(c, digits, low, s, strict):
+    if kind is None and _phone(c, digits, low, s, strict) and not _context(low, "not_pii", s, 20):
         kind = "phone"
         ext = EXTENSION.match(text, e)
         if ext is not None:
@@ -302,16 +322,24 @@ def _phone(c: str, digits: str, low: str | None, s: int, strict: bool) -> bool:
 def _split(text: str, low: str | None, s: int, e: int, out: list[Finding]) -> None:
     """Try the space-separated groups of a run that was no one thing, longest first."""
     bounds: list[tuple[int, int]] = []
+    # wide[k]: how many of the first k groups are longer than one character. No number
+    # is written as single digits only ("1 2 3 4 5 6 7"): such windows are not tried, so
+    # a long list of digits costs a pass, not eight classifications a digit.
+    wide = [0]
     i = s
     for part in text[s:e].split(" "):
         if part:
             bounds.append((i, i + len(part)))
+            wide.append(wide[-1] + (len(part) > 1))
         i += len(part) + 1
     g, i = len(bounds), 0
     while i < g:
         for j in range(min(g, i + 8), i, -1):
             if j - i == g and i == 0:
                 continue  # the whole run was tried already
+            if wide[j] == wide[i]:
+                i += 1  # single digits only, and so are the shorter windows from here
+                break
             a, b = bounds[i][0], bounds[j - 1][1]
             if b - a >= 7 and _classify(text, low, a, b, out, strict=True):
                 i = j
@@ -333,7 +361,7 @@ def _address(text: str, s: int, e: int, out: list[Finding]) -> None:
         if m is not None:
             out.append(Finding("address", s, m.end()))
             return
-    if s >= 2 and text[s - 1] == " ":
+    if s >= 2 and text[s - 1] == " " and STREET_HINT.search(text, max(0, s - 60), s):
         m = ADDRESS_BEFORE.search(text, max(0, s - 60), s)
         if m is not None:
             end = e

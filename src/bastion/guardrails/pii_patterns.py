@@ -5,11 +5,17 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from bastion.guardrails.terms import trie_pattern, word_pattern
 from bastion.guardrails.validators import valid_date
 
 # A number as people write it: digits with ( ) . / - between them, spaces only before
-# another digit or a parenthesis. Starts with a digit so the engine skips text in C.
-NUMBER_RUN: Final = re.compile(r"\d(?:(?:[\d()./\-]|[ \u00a0](?=[\d(]))*[\d)])?")
+# another digit or a parenthesis. Starts with a digit so the engine skips text in C; not
+# after a letter, a digit or a character that makes it part of a token, path or amount
+# (those runs would be skipped anyway: digits inside keys, e-mails and words never become
+# candidates, nor do their tails).
+NUMBER_RUN: Final = re.compile(
+    r"\d(?<![\w./#$€£¥%\\]\d)(?<!\d[ \u00a0()]\d)(?:(?:[\d()./\-]|[ \u00a0](?=[\d(]))*[\d)])?"
+)
 
 # One leading [A-Z] shared by every branch, so the engine skips lower-case text in C.
 ID_RUN: Final = re.compile(
@@ -19,7 +25,7 @@ ID_RUN: Final = re.compile(
     r"|(?<=[XYZ])(?P<nie>[- ]?\d{7}[- ]?[A-Z]))"
 )
 
-NIR_CORSICA: Final = re.compile(r"\b[12] ?\d{2} ?\d{2} ?2[AB] ?\d{3} ?\d{3} ?\d{2}\b")
+NIR_CORSICA: Final = re.compile(r"[12](?<!\w[12]) ?\d{2} ?\d{2} ?2[AB] ?\d{3} ?\d{3} ?\d{2}\b")
 DATE: Final = re.compile(
     r"\d{4}[./\-]\d{1,2}[./\-]\d{1,2}|\d{1,2}[./\-]\d{1,2}[./\-](?:\d{4}|\d{2})|\d{1,2}\. ?\d{1,2}\. ?\d{4}"
 )
@@ -37,28 +43,100 @@ IPV6: Final = re.compile(
     r"[^0-9A-Za-z:.](?P<v>[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]{1,41})"
 )
 
-# Context words, searched in the lower-cased text just before a candidate.
+# Context words, searched in the lower-cased text just before a candidate: tries whose
+# branches start with a literal (``<``/``>``: word boundaries, see ``word_pattern``).
 CONTEXT: Final[dict[str, re.Pattern[str]]] = {
-    "phone": re.compile(
-        r"phone|\btel\b|call|mobil|\bcell|\bfax|whatsapp|\bsms\b|text me|reach me|contact|\bhandy"
-        r"|rufnummer|\btél|\btelf|\bcel\b"
-        r"|telefon|téléphone|portable|joindre|appel|teléfono|telefono|móvil|movil|llam"
-        r"|cellulare|chiama|telefoon|mobiel|\bbel\b|komórk|numer tel|dzwo|hotline|\btlf"
+    "phone": word_pattern(
+        (
+            "phone",
+            "<tel>",
+            "call",
+            "mobil",
+            "<cell",
+            "<fax",
+            "whatsapp",
+            "<sms>",
+            "text me",
+            "reach me",
+            "contact",
+            "<handy",
+            "rufnummer",
+            "<tél",
+            "<telf",
+            "<cel>",
+            "telefon",
+            "téléphone",
+            "portable",
+            "joindre",
+            "appel",
+            "teléfono",
+            "telefono",
+            "móvil",
+            "movil",
+            "llam",
+            "cellulare",
+            "chiama",
+            "telefoon",
+            "mobiel",
+            "<bel>",
+            "komórk",
+            "numer tel",
+            "dzwo",
+            "hotline",
+            "<tlf",
+        ),
+        space=" ",
     ),
-    "us_ssn": re.compile(r"\bssn|social security|soc\. ?sec"),
-    "de_tax_id": re.compile(r"steuer|\btax\b|\btin\b|idnr|identifikationsnummer|\bid-nr"),
-    "pl_pesel": re.compile(r"pesel"),
-    "ip_address": re.compile(r"\bip\b|address|host|server|client|\bdns|gateway|route"),
+    "us_ssn": word_pattern(("<ssn", "social security", "soc. sec", "soc.sec"), space=" "),
+    "de_tax_id": word_pattern(
+        ("steuer", "<tax>", "<tin>", "idnr", "identifikationsnummer", "<id-nr"), space=" "
+    ),
+    "pl_pesel": word_pattern(("pesel",)),
+    "ip_address": word_pattern(
+        ("<ip>", "address", "host", "server", "client", "<dns", "gateway", "route")
+    ),
     # Words before a number that make it an identifier, not personal data.
     "not_pii": re.compile(
         r"\b(?:order|batch|invoice|ticket|ref|reference|tracking|sku|ean|isbn|id|serial|build"
         r"|version|pid|port|row|job|request|txn|transaction)\W{0,3}(?:no\.?|nr\.?|number|#)?\W{0,2}\Z"
     ),
-    "credit_card": re.compile(r"card|karte|carte|carta|tarjeta|kaart|karty|visa|mastercard|amex"),
-    "nl_bsn": re.compile(r"\bbsn|burgerservice|sofi|citizen service"),
-    "date_of_birth": re.compile(
-        r"born|birth|\bdob\b|d\.o\.b|geboren|geburt|\bgeb\.|\bnée?\b|naissance|\bnat[oa]\b"
-        r"|nascita|nacid[oa]|nacimiento|urodz|geboorte"
+    "credit_card": word_pattern(
+        (
+            "card",
+            "karte",
+            "carte",
+            "carta",
+            "tarjeta",
+            "kaart",
+            "karty",
+            "visa",
+            "mastercard",
+            "amex",
+        )
+    ),
+    "nl_bsn": word_pattern(("<bsn", "burgerservice", "sofi", "citizen service"), space=" "),
+    "date_of_birth": word_pattern(
+        (
+            "born",
+            "birth",
+            "<dob>",
+            "d.o.b",
+            "geboren",
+            "geburt",
+            "<geb.",
+            "<né>",
+            "<née>",
+            "naissance",
+            "<nato>",
+            "<nata>",
+            "nascita",
+            "nacido",
+            "nacida",
+            "nacimiento",
+            "urodz",
+            "geboorte",
+        ),
+        space=" ",
     ),
 }
 _DOB_HINTS: Final = (
@@ -83,9 +161,11 @@ _MONTHS: Final = (
     "|stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|września|października"
     "|listopada|grudnia"
 )
+_MONTH_TRIE: Final = trie_pattern(_MONTHS.split("|"))
+# Searched in the lower-cased text (same offsets) just after a birth word.
 WORD_DATE: Final = re.compile(
-    rf"(?i)\b(?:\d{{1,2}}(?:st|nd|rd|th|er|º)?\.?\s(?:de\s|of\s)?(?:{_MONTHS})\.?,?\s(?:de\s)?\d{{4}}"
-    rf"|(?:{_MONTHS})\.?\s\d{{1,2}}(?:st|nd|rd|th)?,?\s\d{{4}})\b"
+    rf"\b(?:\d{{1,2}}(?:st|nd|rd|th|er|º)?\.?\s(?:de\s|of\s)?{_MONTH_TRIE}\.?,?\s(?:de\s)?\d{{4}}"
+    rf"|{_MONTH_TRIE}\.?\s\d{{1,2}}(?:st|nd|rd|th)?,?\s\d{{4}})\b"
 )
 _YEAR: Final = re.compile(r"\d{4}")
 
@@ -137,6 +217,24 @@ ADDRESS_BEFORE: Final = re.compile(
     r"|Travesía|Carrer|Passeig|ul\.|al\.|pl\.|ulica|aleja|plac|os\.)\s"
     r"(?:[\w'\u2019.\-]+\s){0,4}?[\w'\u2019.\-]+,?)\s\Z"
 )
+
+# A street word of ADDRESS_BEFORE, found in a window before a house number before the
+# (costlier) pattern runs: every match of it contains one of these.
+STREET_HINT: Final = word_pattern(
+    (
+        "Straße", "straße", "Strasse", "strasse", "Str.", "str.", "Weg", "weg", "Allee",
+        "allee", "Platz", "platz", "Gasse", "gasse", "Ring", "ring", "Damm", "damm", "Ufer",
+        "ufer", "Chaussee", "chaussee", "Steig", "steig", "Pfad", "pfad", "Markt", "markt",
+        "straat", "laan", "plein", "gracht", "kade", "dijk", "singel", "hof", "pad", "dreef",
+        "park", "plantsoen", "boulevard", "steeg", "kanaal", "baan",
+        "Via", "Viale", "Piazza", "Piazzale", "Corso", "Vicolo", "Largo", "Contrada", "Borgo",
+        "Strada", "Rotonda", "Canale", "Incrocio", "Stretto", "Vico", "Lungomare", "Calle",
+        "C/", "C.", "Vial", "Pasadizo", "Avenida", "Avda.", "Plaza", "Paseo", "Camino",
+        "Ronda", "Vía", "Carretera", "Callejón", "Cañada", "Pasaje", "Urbanización", "Rambla",
+        "Glorieta", "Alameda", "Acceso", "Cuesta", "Travesía", "Carrer", "Passeig", "ul.",
+        "al.", "pl.", "ulica", "aleja", "plac", "os.",
+    )
+)  # fmt: skip
 
 # International calling codes: one digit (1, 7), the two-digit ones, and the leading
 # two digits of the three-digit ones.

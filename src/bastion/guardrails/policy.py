@@ -17,10 +17,24 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bastion.guardrails.base import ACTION_RANK, Action, Detector, Finding, lowered
-from bastion.guardrails.config import GuardrailsConfig, PolicyConfig, WebhookConfig, expand
+from bastion.guardrails.config import (
+    GuardrailsConfig,
+    JudgeConfig,
+    PolicyConfig,
+    PresidioConfig,
+    WebhookConfig,
+    expand,
+)
 from bastion.guardrails.content import CATEGORIES, ContentDetector
 from bastion.guardrails.injection import InjectionDetector
 from bastion.guardrails.pii import PII_KINDS, PIIDetector
+from bastion.guardrails.presidio_adapter import (
+    Analyzer,
+    EngineKey,
+    PresidioRun,
+    build_engines,
+    merge_runs,
+)
 from bastion.guardrails.secrets import SECRET_KINDS, SecretsDetector
 
 if TYPE_CHECKING:
@@ -87,6 +101,14 @@ class ActivePolicy:
     header: bool
     block_status: int
     webhooks: tuple[tuple[str, WebhookConfig], ...] = ()  # (policy name, checker)
+    judges: tuple[tuple[str, JudgeConfig], ...] = ()  # (policy name, judge)
+    presidio: tuple[PresidioRun, ...] = ()  # engines to run over the input, off the loop
+    families: Mapping[str, str] = field(default_factory=dict)  # kinds outside GROUPS
+
+    @property
+    def external(self) -> bool:
+        """Whether a webhook or a judge is asked about the input."""
+        return bool(self.webhooks or self.judges)
 
 
 @dataclass
@@ -99,14 +121,33 @@ class _Merged:
     sources: set[str] = field(default_factory=set)
 
 
-def compile_policy(names: tuple[str, ...], specs: Mapping[str, PolicyConfig]) -> ActivePolicy:
-    """Merge the named policies into one (the strictest action per kind and direction)."""
+def compile_policy(
+    names: tuple[str, ...],
+    specs: Mapping[str, PolicyConfig],
+    engines: Mapping[EngineKey, Analyzer] | None = None,
+) -> ActivePolicy:
+    """Merge the named policies into one (the strictest action per kind and direction).
+
+    ``engines``: the Presidio engines built at start-up, for policies with ``presidio:``."""
     merged = {"input": _Merged(), "output": _Merged()}
     header, status = False, 400
+    blocks: list[PresidioConfig] = []
+    families: dict[str, str] = {}
     for name in names:
         spec = specs[name]
         header = header or spec.header
         status = max(status, spec.block_status)
+        if spec.presidio is not None:
+            block = spec.presidio
+            blocks.append(block)
+            m = merged["input"]
+            for entity in block.entities:
+                kind = entity.lower()
+                families[kind] = "presidio"
+                current = m.actions.get(kind)
+                if current is None or ACTION_RANK[block.action] > ACTION_RANK[current]:
+                    m.actions[kind] = block.action
+                    m.policies[kind] = name
         for rule in spec.rules:
             directions = ("input", "output") if rule.direction == "both" else (rule.direction,)
             for direction in directions:
@@ -134,6 +175,9 @@ def compile_policy(names: tuple[str, ...], specs: Mapping[str, PolicyConfig]) ->
         header,
         status,
         tuple((n, specs[n].webhook) for n in names if specs[n].webhook is not None),  # type: ignore[misc]
+        tuple((n, specs[n].judge) for n in names if specs[n].judge is not None),  # type: ignore[misc]
+        merge_runs(blocks, build_engines(blocks) if engines is None else engines) if blocks else (),
+        families,
     )
 
 
@@ -173,10 +217,22 @@ class PolicyResolver:
         )
         self._by_model: dict[str, tuple[str, ...]] = {}
         self._compiled: dict[tuple[str, ...], ActivePolicy] = {}
+        # Presidio engines (spaCy models) load once, here, at start-up.
+        self._engines = build_engines(
+            [p.presidio for p in config.policies.values() if p.presidio is not None]
+        )
 
     @property
     def enabled(self) -> bool:
         return bool(self._config.policies)
+
+    def judge_models(self) -> list[tuple[str, str]]:
+        """(policy, model) of every judge, to check at start-up."""
+        return [
+            (name, p.judge.model)
+            for name, p in self._config.policies.items()
+            if p.judge is not None
+        ]
 
     def names(self, model: str, principal: Principal | None) -> tuple[str, ...]:
         attach = self._attach
@@ -210,7 +266,7 @@ class PolicyResolver:
             return None
         policy = self._compiled.get(names)
         if policy is None:
-            policy = compile_policy(names, self._config.policies)
+            policy = compile_policy(names, self._config.policies, self._engines)
             if len(self._compiled) < _CACHE_LIMIT:
                 self._compiled[names] = policy
         return policy

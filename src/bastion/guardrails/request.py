@@ -89,3 +89,28 @@ def _tool_calls(message: dict[str, Any], where: str, rewrite: Rewrite, source: s
                 if new is not args:
                     function["arguments"], changed = new, True
     return changed
+
+
+def request_chars(body: dict[str, Any], endpoint: str) -> int:
+    """About how many characters :func:`walk_request` would scan (message texts and
+    embedding inputs; tool-call arguments are left out): cheap, to decide where to scan."""
+    total = 0
+    if endpoint == "embeddings":
+        value = body.get("input")
+        if isinstance(value, str):
+            return len(value)
+        if isinstance(value, list):
+            return sum(len(item) for item in value if isinstance(item, str))
+        return 0
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return 0
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            total += len(content)
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    total += len(part["text"])
+    return total

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from bastion.guardrails.base import Finding
+from bastion.guardrails.terms import word_pattern
 
 # Matched at the start of each long token (see _TOKEN), never over the whole text.
 _PREFIXED: Final = re.compile(
@@ -47,10 +48,17 @@ _PEM_BODY: Final = re.compile(r"(?:\s*[A-Za-z0-9+/=:,\-]{1,80})*")
 _URL_PASSWORD: Final = re.compile(r"://[^\s:/@?#]{1,64}:([^\s:/@]{1,128})@[\w.\-]")
 # An assignment's value (found from its operator, a rare character), then its name before it.
 _ASSIGNED: Final = re.compile(r"(?::=|=>|[:=])[ \t]*([\"'`]?)([^\s\"'`,;()\[\]{}<>]{6,200})")
+# A trie whose branches start with a literal: searched in the 40 characters before each
+# assignment operator, it skips in C what cannot start a name.
 _SECRET_NAME: Final = re.compile(
-    r"(?:passw(?:or)?d|passwd|\bpwd|passphrase|secret|token|api[_\-]?key|apikey"
-    r"|access[_\-]?key|private[_\-]?key|auth[_\-]?key|credentials?)[\"']?(?:\s+is)?\s*\Z"
-)
+    "(?:"
+    + word_pattern(
+        ("password", "passwd", "<pwd", "passphrase", "secret", "token", "credential",
+         "credentials", *(f"{w}{sep}key" for w in ("api", "access", "private", "auth")
+                          for sep in ("", "_", "-")))
+    ).pattern
+    + r")[\"']?(?:\s+is)?\s*\Z"
+)  # fmt: skip
 _ASSIGN_HINTS: Final = ("pass", "pwd", "secret", "token", "key", "credential")
 # Long tokens, found from the character before them so that the engine does not retry
 # inside every word; the text is scanned with a space in front.

@@ -91,8 +91,9 @@ class GuardSession:
     @property
     def verdicts(self) -> list[Verdict]:
         """What the guardrails found and did so far (audit and metrics read this)."""
+        families = self.policy.families
         return [
-            Verdict(direction, group_of(kind), kind, action, count, policy)
+            Verdict(direction, families.get(kind) or group_of(kind), kind, action, count, policy)
             for (direction, kind, action, policy), count in self._counts.items()
         ]
 
@@ -117,9 +118,14 @@ class GuardSession:
         direction: str,
         source: str,
         where: str | None = None,
+        extra: list[Finding] | None = None,
     ) -> str:
-        """Scan ``text``; count, block (raise) or rewrite. Returns ``text`` itself when unchanged."""
+        """Scan ``text``; count, block (raise) or rewrite. Returns ``text`` itself when unchanged.
+
+        ``extra``: findings in ``text`` from elsewhere (Presidio), acted on with the scan's."""
         findings = rules.scanner.scan(text, source)
+        if extra:
+            findings = [*findings, *extra]
         if not findings:
             return text
         return self.act(text, findings, rules, direction, where)
@@ -165,7 +171,7 @@ class GuardSession:
         self, kind: str, rules: DirectionPolicy, direction: str, where: str | None
     ) -> GatewayError:
         policy = rules.policies.get(kind, "")
-        what = f"{group_of(kind)}/{kind}"
+        what = f"{self.policy.families.get(kind) or group_of(kind)}/{kind}"
         place = f" ({where})" if where else ""
         return GatewayError(
             self.policy.block_status,

@@ -8,14 +8,16 @@ the whole text, so they can afford a little Python.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from typing import Final
 
 _DIGITS: Final = frozenset("0123456789")
+_NOT_DIGIT: Final = re.compile(r"[^0-9]+")
 
 
 def digits_of(text: str) -> str:
     """The decimal digits of ``text``, in order."""
-    return "".join(c for c in text if c in _DIGITS)
+    return _NOT_DIGIT.sub("", text)
 
 
 def luhn(number: str) -> bool:
@@ -55,8 +57,10 @@ def card_brand(number: str) -> str | None:
     return None
 
 
-def payment_card(candidate: str) -> bool:
-    number = digits_of(candidate)
+def payment_card(candidate: str, number: str | None = None) -> bool:
+    """A card number as written (``number``: its digits, when the caller has them)."""
+    if number is None:
+        number = digits_of(candidate)
     if not 13 <= len(number) <= 19 or card_brand(number) is None:
         return False
     # Separators, when present, must be one kind and group the digits as cards print them.
