@@ -4,6 +4,7 @@ never a key, and a body only when switched on."""
 from __future__ import annotations
 
 from pathlib import Path
+from unittest.mock import ANY
 
 import aiohttp
 import orjson
@@ -36,9 +37,18 @@ async def test_one_line_per_request_without_keys_or_bodies(tmp_path: Path) -> No
     )
     async with run_gateway(config) as gw:
         ids = await _traffic(gw.url)
+        live = gw.gateway.observability.live
+        assert live is not None
+        summary = live.recent[0].summary()  # what the hub's live feed shows of a request
     text = path.read_text()
     lines = [orjson.loads(line) for line in text.splitlines()]
     assert [line["request_id"] for line in lines] == ids
+    # The same fields as the live feed's, after time, level and logger.
+    assert list(lines[0]) == ["time", "level", "logger", *summary]
+    assert {k: lines[0][k] for k in summary} == summary
+    assert lines[0]["attempts"] == [
+        {"deployment": "bastion/echo", "status": 200, "error": None, "latency_ms": ANY}
+    ]
     ok, refused = lines
     assert ok["level"] == "info"
     assert ok["logger"] == "bastion.access"

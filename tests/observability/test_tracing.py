@@ -55,6 +55,8 @@ class Collector:
                             "trace_id": span["traceId"],
                             "span_id": span["spanId"],
                             "parent": span.get("parentSpanId", ""),
+                            "trace_state": span.get("traceState", ""),
+                            "status": span.get("status", {}),
                             "kind": span["kind"],
                             "attributes": {
                                 a["key"]: _json_value(a["value"]) for a in span["attributes"]
@@ -210,3 +212,74 @@ async def test_spans_exported_and_trace_continued(encoding: str) -> None:
     # The upstream was sent the attempt's own span as its parent, in the caller's trace.
     sent = upstream[SEEN][0]["traceparent"]
     assert sent == f"00-{CALLER_TRACE}-{attempt['span_id']}-01"
+
+
+async def _failing_upstream(request: web.Request) -> web.Response:
+    return web.json_response({"error": {"message": "boom", "type": "server_error"}}, status=500)
+
+
+async def test_failures_and_odd_names_traced() -> None:
+    """A failed upstream attempt, a 5xx answer, an unknown model with a quote in its name
+    and a caller's tracestate: spans still valid OTLP JSON with the error attributes."""
+    collector = Collector()
+    otlp = web.Application()
+    otlp.router.add_post("/v1/traces", collector.export)
+    upstream = web.Application()
+    upstream.router.add_post("/v1/chat/completions", _failing_upstream)
+    otlp_serving = _serve(otlp)
+    upstream_serving = _serve(upstream)
+    otlp_url = await otlp_serving.__anext__()
+    upstream_url = await upstream_serving.__anext__()
+    try:
+        config = gateway_config(
+            providers={
+                "up": {
+                    "kind": "openai",
+                    "base_url": upstream_url + "/v1",
+                    "api_key": "sk-0123456789",
+                }
+            },
+            models=[{"name": "m1", "provider": "up", "model": "m1"}],
+            observability={"tracing": {"enabled": True, "endpoint": otlp_url + "/v1/traces"}},
+        )
+        async with run_gateway(config) as gw, aiohttp.ClientSession() as session:
+            headers = {
+                "authorization": f"Bearer {CLIENT_KEY}",
+                "traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01",
+                "tracestate": 'vendor=a"b',
+                "x-request-id": 'req"1\\',
+            }
+            for model in ("m1", 'no"such'):
+                async with session.post(
+                    gw.base_url + "/chat/completions",
+                    json={"model": model, "messages": [{"role": "user", "content": "hi"}]},
+                    headers=headers,
+                ) as r:
+                    assert r.status >= 400
+            tracer = gw.gateway.observability.tracer
+            assert tracer is not None
+            await tracer.exporter.flush()
+            await asyncio.wait_for(collector.arrived.wait(), 10)
+    finally:
+        await otlp_serving.aclose()
+        await upstream_serving.aclose()
+
+    roots = {s["name"]: s for s in collector.spans if s["kind"] == 2}
+    failed = roots["chat m1"]
+    assert failed["trace_id"] == CALLER_TRACE
+    assert failed["trace_state"] == 'vendor=a"b'
+    assert failed["attributes"]["http.response.status_code"] >= 500
+    assert failed["status"]["code"] == 2  # ERROR
+    assert failed["attributes"]["bastion.request_id"] == 'req"1\\'
+    assert failed["attributes"]["error.type"]
+    unknown = roots['chat no"such']
+    assert unknown["attributes"]["http.response.status_code"] == 404
+    assert unknown["attributes"]["gen_ai.request.model"] == 'no"such'
+    assert unknown["attributes"]["error.type"] == "model_not_found"
+    attempts = [s for s in collector.spans if s["kind"] == 3]
+    assert attempts, collector.spans
+    for attempt in attempts:
+        assert attempt["parent"] == failed["span_id"]
+        assert attempt["attributes"]["http.response.status_code"] == 500
+        assert attempt["attributes"]["error.type"] == "500"
+        assert attempt["status"] == {"code": 2}

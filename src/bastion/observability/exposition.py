@@ -36,12 +36,13 @@ _SUMMED_GAUGES = ("bastion_requests_in_flight", "bastion_queue_depth", "bastion_
 Gauges = dict[str, dict[tuple[str, ...], float]]
 
 
-def merged(
-    directory: str,
-) -> tuple[Iterable[Series], dict[tuple[str, str], int], dict[str, dict[tuple[str, ...], float]]]:
+Verdicts = dict[tuple[str, str, str, str], int]  # (detector, action, org id, team id)
+
+
+def merged(directory: str) -> tuple[Iterable[Series], Verdicts, Gauges]:
     series: dict[tuple[str, ...], Series] = {}
-    verdicts: dict[tuple[str, str], int] = {}
-    gauges: dict[str, dict[tuple[str, ...], float]] = {}
+    verdicts: Verdicts = {}
+    gauges: Gauges = {}
     for path in sorted(Path(directory).glob("bastion-*.json")):
         try:
             data = orjson.loads(path.read_bytes())
@@ -53,8 +54,9 @@ def merged(
             if s is None:
                 s = series[tuple(key)] = Series(tuple(key))
             s.add(values)
-        for detector, action, count in data["verdicts"]:
-            verdicts[detector, action] = verdicts.get((detector, action), 0) + count
+        for detector, action, org, team, count in data["verdicts"]:
+            key = (detector, action, org, team)
+            verdicts[key] = verdicts.get(key, 0) + count
         live = mine or _alive(data["pid"])
         for name, rows in data["gauges"].items():
             summed = name in _SUMMED_GAUGES
@@ -70,8 +72,8 @@ def merged(
 def families(
     attribution: tuple[str, ...],
     series: Iterable[Series],
-    verdicts: dict[tuple[str, str], int],
-    gauges: dict[str, dict[tuple[str, ...], float]],
+    verdicts: Verdicts,
+    gauges: Gauges,
 ) -> Iterator[Metric]:
     attr = attribution
     n = len(attr)
@@ -166,8 +168,11 @@ def families(
         "Guardrail verdicts, by detector and action.",
         labels=["detector", "action"],
     )
-    for (detector, action), count in verdicts.items():
-        verdict_family.add_metric([detector, action], count)
+    by_action: dict[tuple[str, ...], Any] = {}
+    for (detector, action, _, _), count in verdicts.items():
+        _add(by_action, (detector, action), count)
+    for labels, count in by_action.items():
+        verdict_family.add_metric(list(labels), count)
     yield verdict_family
     for name, (doc, labels) in _GAUGES.items():
         gauge = GaugeMetricFamily(name, doc, labels=list(labels))

@@ -8,7 +8,7 @@ finisher and handed to each of them, so none re-reads the context or re-prices.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bastion.accounting.pricing import read_usage
@@ -16,6 +16,7 @@ from bastion.providers.base import Deployment
 
 if TYPE_CHECKING:
     from bastion.pipeline import RequestContext
+    from bastion.routing.attempts import Attempt
 
 # The cost of an answer in nano-dollars: (deployment, prompt, completion, cached) -> cost.
 CostFunction = Callable[[Deployment, int, int, int], int | None]
@@ -89,17 +90,18 @@ class RequestFacts:
             self.org_id = self.team_id = self.user_id = self.app_id = None
         self.prompt_tokens = self.completion_tokens = self.cached_tokens = 0
         self.cost_nusd: int | None = None
-        if ctx.usage is not None:
-            usage = read_usage(ctx.usage)
-            self.prompt_tokens = usage.prompt_tokens
-            self.completion_tokens = usage.completion_tokens
-            self.cached_tokens = usage.cached_tokens
+        usage = ctx.usage
+        if usage is not None:
+            prompt, completion, cached = _tokens(usage)
+            self.prompt_tokens = prompt
+            self.completion_tokens = completion
+            self.cached_tokens = cached
             if cost is not None and deployment is not None:
-                self.cost_nusd = cost(
-                    deployment, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
-                )
-        self.attempts = _attempts(ctx)
-        self.verdicts = _verdicts(ctx)
+                self.cost_nusd = cost(deployment, prompt, completion, cached)
+        # The router's attempts as recorded (issue 6's ``ctx.attempts``): made JSON-ready
+        # only when read (``summary``), not for every request.
+        self.attempts = ctx.attempts
+        self.verdicts = _verdicts(ctx) if ctx.guardrails is not None else None
 
     @property
     def failed(self) -> bool:
@@ -131,28 +133,47 @@ class RequestFacts:
             "upstream_ms": self.upstream_ns / 1e6,
             "gateway_ms": max(self.duration_ns - self.upstream_ns, 0) / 1e6,
             "ttft_ms": None if self.ttft_ns is None else self.ttft_ns / 1e6,
-            "attempts": self.attempts,
+            "attempts": attempts_json(self.attempts),
             "verdicts": self.verdicts,
         }
 
 
-def _attempts(ctx: RequestContext) -> list[dict[str, Any]] | None:
-    """The router's attempts (issue 6's ``ctx.attempts``), when it recorded any."""
-    attempts = ctx.attempts
+def _tokens(usage: Mapping[str, Any]) -> tuple[int, int, int]:
+    """(prompt, completion, cached) tokens, as :func:`read_usage` counts them.
+
+    The common shape (plain non-negative integers, cache details absent or plain) is
+    read here directly; anything else goes through ``read_usage``.
+    """
+    prompt = usage.get("prompt_tokens")
+    completion = usage.get("completion_tokens")
+    if type(prompt) is int and type(completion) is int and prompt >= 0 and completion >= 0:
+        details = usage.get("prompt_tokens_details")
+        if details is None:
+            if prompt or completion:
+                return prompt, completion, 0
+        elif type(details) is dict:
+            cached = details.get("cached_tokens")
+            if cached is None:
+                cached = 0
+            if type(cached) is int and cached >= 0 and (prompt or completion):
+                return prompt, completion, cached
+    counted = read_usage(usage)
+    return counted.prompt_tokens, counted.completion_tokens, counted.cached_tokens
+
+
+def attempts_json(attempts: Sequence[Attempt] | None) -> list[dict[str, Any]] | None:
+    """The router's attempts as JSON-ready dicts, when it recorded any."""
     if not attempts:
         return None
-    out = []
-    for a in attempts:
-        deployment = getattr(a, "deployment", None)
-        out.append(
-            {
-                "deployment": getattr(deployment, "label", None),
-                "status": getattr(a, "status", None),
-                "error": getattr(a, "error", None),
-                "latency_ms": getattr(a, "latency_ms", None),
-            }
-        )
-    return out
+    return [
+        {
+            "deployment": a.deployment.label,
+            "status": a.status,
+            "error": a.error,
+            "latency_ms": a.latency_ms,
+        }
+        for a in attempts
+    ]
 
 
 def _verdicts(ctx: RequestContext) -> list[dict[str, Any]] | None:

@@ -26,7 +26,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -40,6 +40,9 @@ from bastion.observability.series import (
     Series,
 )
 from bastion.observability.settings import MULTIPROC_ENV, MetricsConfig
+
+if TYPE_CHECKING:
+    from bastion.pipeline import RequestContext
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -95,7 +98,9 @@ class GatewayMetrics:
         )
         self._series: dict[tuple[Any, ...], Series] = {}
         self._by_labels: dict[tuple[str, ...], Series] = {}
-        self.verdicts: dict[tuple[str, str], int] = {}
+        # Guardrail verdicts by (detector, action, org id, team id): /metrics sums them by
+        # detector and action; the hub's Quality page reads them by scope.
+        self.verdicts: dict[tuple[str, str, str, str], int] = {}
         self.gauges: dict[str, dict[tuple[str, ...], float]] = {}
         limit = settings.max_label_values
         self._models = _Bounded(limit)
@@ -103,6 +108,11 @@ class GatewayMetrics:
         self._errors = _Bounded(limit)
         self._ids = _Bounded(limit)
         self._detectors = _Bounded(200)
+        self._scopes = _Bounded(limit)  # org and team ids of verdicts
+
+    def __call__(self, f: RequestFacts, ctx: RequestContext) -> None:
+        """The observing finisher's part."""
+        self.observe(f)
 
     # --- the request path ----------------------------------------------------------------
 
@@ -139,9 +149,11 @@ class GatewayMetrics:
         if f.cost_nusd:
             s.spend += f.cost_nusd
         if f.verdicts:
+            org, team = self._scopes(f.org_id), self._scopes(f.team_id)
+            verdicts = self.verdicts
             for v in f.verdicts:
-                k = (self._detectors(v["detector"]), str(v["action"]))
-                self.verdicts[k] = self.verdicts.get(k, 0) + int(v.get("count") or 1)
+                k = (self._detectors(v["detector"]), str(v["action"]), org, team)
+                verdicts[k] = verdicts.get(k, 0) + int(v.get("count") or 1)
 
     def _new_series(self, key: tuple[Any, ...]) -> Series:
         endpoint, model, provider, status, error, attribution = key
@@ -223,6 +235,11 @@ class GatewayMetrics:
         """Every worker's metrics summed (off the loop: ``snapshot`` is this worker's)."""
         self.write_snapshot(snapshot)
         return text(families(self.attribution, *merged(str(self.directory))))
+
+    def merged_verdicts(self, snapshot: bytes) -> dict[tuple[str, str, str, str], int]:
+        """Every worker's verdict counts summed (off the loop, as ``merged_exposition``)."""
+        self.write_snapshot(snapshot)
+        return merged(str(self.directory))[1]
 
     def names(self) -> set[str]:
         """Every metric family's name (counters without ``_total``)."""

@@ -1,9 +1,9 @@
 """An OTLP/HTTP trace exporter: spans as OTLP JSON, posted in batches off the request path.
 
-Spans are built as plain dicts in the OTLP JSON shape (ids in hex, times as decimal
-strings) and serialised at once, one request's spans to one ``bytes`` fragment (so a
-second of queued spans is a list of strings, not a million objects for the garbage
-collector to walk); one background task joins the fragments and posts them every
+Spans come in the OTLP JSON shape (ids in hex, times as decimal strings), one request's
+spans as one ``bytes`` fragment (the tracer encodes them itself; ``add`` takes dicts), so
+a second of queued spans is a list of strings, not a million objects for the garbage
+collector to walk; one background task joins the fragments and posts them every
 ``interval`` seconds (sooner past ``batch`` spans) over the gateway's own aiohttp
 session. ``encoding="protobuf"`` converts each batch with the ``opentelemetry-proto``
 classes (the ``otel`` extra) in a thread instead. A collector that cannot be reached
@@ -92,11 +92,16 @@ class OTLPExporter:
         self.dropped = 0
 
     def add(self, spans: list[Span]) -> None:
+        """Queue spans given as OTLP JSON dicts."""
+        self.add_encoded(orjson.dumps(spans)[1:-1], len(spans))
+
+    def add_encoded(self, fragment: bytes, count: int) -> None:
+        """Queue ``count`` spans already encoded: OTLP JSON span objects, comma-separated."""
         if self._count >= self._max_pending:
-            self.dropped += len(spans)
+            self.dropped += count
             return
-        self._pending.append(orjson.dumps(spans)[1:-1])
-        self._count += len(spans)
+        self._pending.append(fragment)
+        self._count += count
         if self._count >= self._batch:
             self._wake.set()
 

@@ -104,8 +104,7 @@ class Observability:
     def finisher(self) -> Observe | None:
         sinks: list[Sink] = []
         if self.metrics is not None:
-            metrics = self.metrics
-            sinks.append(lambda f, ctx: metrics.observe(f))
+            sinks.append(self.metrics)
         if self.access_log is not None:
             sinks.append(self.access_log)
         if self.live is not None:
@@ -165,6 +164,16 @@ class Observability:
                     await asyncio.to_thread(self.metrics.write_snapshot, self.metrics.snapshot())
             except Exception:
                 log.exception("could not refresh the metrics")
+
+    async def verdicts(self) -> dict[tuple[str, str, str, str], int] | None:
+        """Guardrail verdicts counted since the start, summed over the workers, by
+        (detector, action, org id, team id); None when the metrics are off."""
+        metrics = self.metrics
+        if metrics is None:
+            return None
+        if metrics.multiprocess:  # files to read: off the loop
+            return await asyncio.to_thread(metrics.merged_verdicts, metrics.snapshot())
+        return dict(metrics.verdicts)
 
     async def exposition(self) -> bytes:
         if self.metrics is None:

@@ -18,6 +18,7 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Attribution labels a metric may carry. team and app are bounded by what admins create;
 # user and key can be many, so they are off unless listed.
 AttributionLabel = Literal["org", "team", "app", "user", "key"]
+MetricsAuth = Literal["open", "viewer", "admin"]
 
 
 class MetricsConfig(BaseModel):
@@ -26,7 +27,13 @@ class MetricsConfig(BaseModel):
     model_config = _FROZEN
     enabled: bool = True
     path: str = Field(default="/metrics", pattern=r"^/[A-Za-z0-9_\-/]*$")
-    # A bearer token a scraper must send; None: open (bind the port to your network).
+    # Who may scrape (a bearer key, as for the hub): "open", anyone (the default, as
+    # Prometheus scrapers and peers expect; keep the port on a trusted network); "viewer",
+    # a key with the viewer or admin role that sees the whole gateway (the master key
+    # too); "admin", the master key or a global admin key.
+    auth: MetricsAuth = "open"
+    # A static bearer token a scraper may send instead of a key; with auth "open", setting
+    # it makes it required.
     token: SecretStr | None = None
     labels: tuple[AttributionLabel, ...] = ("team", "app")
     # Past this many distinct values of one label, new values are counted as "other".
