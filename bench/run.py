@@ -49,6 +49,7 @@ sys.path.insert(0, str(BENCH_DIR))
 import fake_upstream  # noqa: E402
 
 CLIENT_KEY_BASTION = "bench-client-key-0123456789"
+MASTER_KEY_BASTION = "bench-master-key-0123456789"  # reads /health/deployments
 # Without a database LiteLLM has no virtual keys: the master key is the only client key.
 CLIENT_KEY_LITELLM = "sk-bench-master-key-0123456789"
 LITELLM_VENV = BENCH_DIR / ".venv-litellm"
@@ -66,11 +67,19 @@ MESSAGES = [
 ]
 
 
+ROUTE_GROUPS = {
+    "healthy": "three healthy deployments",
+    "degraded": f"one healthy, one always {fake_upstream.FAIL_STATUS}, one "
+    f"+{int(fake_upstream.SLOW_DELAY_S * 1000)} ms",
+}
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    upstream: str  # plain | stream | slow
+    upstream: str  # plain | stream | slow: the request kind, and the port `direct` calls
     concurrency: int
+    group: str | None = None  # a routed group of bench/bastion.bench.yaml (ROUTE_GROUPS)
 
     @property
     def stream(self) -> bool:
@@ -78,7 +87,13 @@ class Scenario:
 
     @property
     def model(self) -> str:
-        return f"bench-{self.upstream}"
+        return f"bench-route-{self.group}" if self.group else f"bench-{self.upstream}"
+
+    def skip_reason(self, target: str) -> str | None:
+        """Why this scenario does not run against ``target`` (None: it does)."""
+        if self.group and target == "litellm":
+            return "no routed groups in bench/litellm.bench.yaml (its router differs)"
+        return None
 
     def body(self) -> bytes:
         body: dict[str, Any] = {
@@ -93,6 +108,11 @@ class Scenario:
         return json.dumps(body).encode()
 
     def describe(self) -> str:
+        if self.group:
+            return (
+                f"non-streamed, group of {ROUTE_GROUPS[self.group]} (least_latency), "
+                f"concurrency {self.concurrency}; direct: the healthy upstream alone"
+            )
         kind = {
             "plain": "non-streamed",
             "stream": "streamed (SSE)",
@@ -110,6 +130,8 @@ SCENARIOS = [
     Scenario("stream-c32", "stream", 32),
     Scenario("slow50-c64", "slow", 64),
     Scenario("slow50-c256", "slow", 256),
+    Scenario("route-healthy-c64", "plain", 64, "healthy"),
+    Scenario("route-degraded-c64", "plain", 64, "degraded"),
 ]
 TARGETS = ["direct", "bastion", "litellm"]
 
@@ -161,6 +183,7 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(proc.pid, signal.SIGCONT)  # a paused variant (--variants) must hear it
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -375,12 +398,14 @@ class Settings:
     nginx_pid: int = 0
     quiet_budget: float = 0.0  # seconds this run may still spend waiting for a quiet machine
     nice: int = 0
+    variants: list[tuple[str, Path]] = field(default_factory=list)  # --variants: name, overlay
+    rounds: int = 1
 
 
 def run_wrk(
     settings: Settings, url: str, scenario: Scenario, key: str | None, duration: float, tag: str
 ) -> dict[str, Any]:
-    body_file = settings.run_dir / f"body-{scenario.upstream}.json"
+    body_file = settings.run_dir / f"body-{scenario.model}.json"
     body_file.write_bytes(scenario.body())
     threads = max(1, min(2, scenario.concurrency))
     cmd = [
@@ -518,7 +543,8 @@ def start_nginx(settings: Settings) -> subprocess.Popen[bytes]:
             ngx_dir, error_log=ngx_dir / "error.log", flush_events=settings.stream_flush
         )
     )
-    for port in UPSTREAM_PORT.values():
+    extra_ports = (fake_upstream.FAIL_PORT, fake_upstream.OTLP_PORT, *fake_upstream.REPLICA_PORTS)
+    for port in (*UPSTREAM_PORT.values(), *extra_ports):
         if not port_free(port):
             raise SystemExit(f"port {port} (fake upstream) is in use; stop what holds it and rerun")
     cmd = [
@@ -548,6 +574,13 @@ def start_nginx(settings: Settings) -> subprocess.Popen[bytes]:
         problem = validate(UPSTREAM_PORT[kind], Scenario("probe", kind, 1), None)
         if problem:
             raise SystemExit(f"fake upstream {kind!r} answers wrongly: {problem}")
+    for port in fake_upstream.REPLICA_PORTS:
+        problem = validate(port, probe, None)
+        if problem:
+            raise SystemExit(f"fake upstream replica :{port} answers wrongly: {problem}")
+    status, _, raw = post(fake_upstream.FAIL_PORT, probe.body(), None)
+    if status != fake_upstream.FAIL_STATUS or b'"server_error"' not in raw:
+        raise SystemExit(f"failing upstream answered HTTP {status}: {raw[:200]!r}")
     return proc
 
 
@@ -598,11 +631,26 @@ def _governed_key(settings: Settings, config: Path, env: dict[str, str]) -> str:
     return key
 
 
-def start_bastion(settings: Settings, target: Target) -> None:
-    port = _pick_port(settings.bastion_port, "bastion")
-    data_dir = settings.run_dir / "bastion-data"
+def base_config() -> Path:
+    return Path(os.environ.get("BENCH_BASTION_CONFIG") or BENCH_DIR / "bastion.bench.yaml")
+
+
+def start_bastion(
+    settings: Settings,
+    target: Target,
+    *,
+    config: Path | None = None,
+    port: int | None = None,
+    suffix: str = "",
+    governed: bool | None = None,
+) -> None:
+    """Start Bastion; ``suffix`` names its data directory and log (one per variant)."""
+    port = _pick_port(port or settings.bastion_port, target.name)
+    data_dir = settings.run_dir / f"bastion{suffix}-data"
     data_dir.mkdir(exist_ok=True)
-    config = Path(os.environ.get("BENCH_BASTION_CONFIG") or BENCH_DIR / "bastion.bench.yaml")
+    config = config or base_config()
+    if governed is None:
+        governed = os.environ.get("BENCH_BASTION_GOVERNED") == "1"
     cmd = [
         "taskset",
         "-c",
@@ -623,10 +671,10 @@ def start_bastion(settings: Settings, target: Target) -> None:
     # Only the bench config counts: no BASTION_* settings from the caller's shell.
     env = {k: v for k, v in os.environ.items() if not k.startswith("BASTION_")}
     env["BASTION_DATA_DIR"] = str(data_dir)
-    if os.environ.get("BENCH_BASTION_GOVERNED") == "1":
+    if governed:
         target.key = _governed_key(settings, config, env)
         target.info["key"] = "virtual key with rpm, tpm and a budget"
-    target.proc = spawn(cmd, log_path=settings.run_dir / "bastion.log", env=env)
+    target.proc = spawn(cmd, log_path=settings.run_dir / f"bastion{suffix}.log", env=env)
     target.port_of = dict.fromkeys(UPSTREAM_PORT, port)
     target.info["command"] = display_command(cmd, settings)
 
@@ -778,6 +826,49 @@ def wait_server_idle(pid: int, limit: float = 20.0, interval: float = 0.25) -> f
     return time.monotonic() - start
 
 
+def route_counts(port: int, group: str) -> dict[str, dict[str, Any]]:
+    """Per deployment of a routed group: attempts, failures and breaker state so far
+    (Bastion's /health/deployments), to see where a run's traffic went."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(
+            "GET", "/health/deployments", headers={"Authorization": f"Bearer {MASTER_KEY_BASTION}"}
+        )
+        resp = conn.getresponse()
+        doc = json.loads(resp.read()) if resp.status == 200 else {}
+    except (OSError, ValueError):
+        return {}
+    finally:
+        conn.close()
+    members = set((doc.get("groups") or {}).get(f"bench-route-{group}", {}).get("deployments", []))
+    return {
+        d["deployment"]: {
+            "requests": d.get("requests", 0),
+            "failures": d.get("failures", 0),
+            "state": d.get("state"),
+            "latency_ms": d.get("latency_ms"),
+        }
+        for d in doc.get("deployments", [])
+        if d.get("deployment") in members
+    }
+
+
+def route_shares(
+    before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """What each deployment of the group got during the measured run."""
+    out = {}
+    for label, now in after.items():
+        was = before.get(label, {})
+        out[label] = {
+            "attempts": now["requests"] - was.get("requests", 0),
+            "failures": now["failures"] - was.get("failures", 0),
+            "state_after": now["state"],
+            "latency_ms_after": now["latency_ms"],
+        }
+    return out
+
+
 def measure(
     settings: Settings, target: Target, scenario: Scenario, server_pid: int, attempt: int = 1
 ) -> dict[str, Any]:
@@ -789,6 +880,10 @@ def measure(
     # wrk drops its connections at the end; a gateway may still be finishing the requests
     # it had in flight. Start measuring only once it is idle, so that work is not counted.
     wait_server_idle(server_pid)
+    routed = bool(scenario.group) and target.name.startswith("bastion")
+    if routed:
+        assert scenario.group is not None
+        counts0 = route_counts(target.port_of["plain"], scenario.group)
     sampler = RssSampler(server_pid)
     sampler.start()
     ngx0, ru0 = tree_cpu_seconds(settings.nginx_pid), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -800,6 +895,9 @@ def measure(
     ngx1, ru1 = tree_cpu_seconds(settings.nginx_pid), resource.getrusage(resource.RUSAGE_CHILDREN)
     wrk_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     peak = sampler.finish()
+    if routed:
+        assert scenario.group is not None
+        shares = route_shares(counts0, route_counts(target.port_of["plain"], scenario.group))
     secs = res["duration_us"] / 1e6
     reqs = res["requests"]
     errors = res["errors"]
@@ -851,6 +949,10 @@ def measure(
         "cpu_busy_before_pct": idle_before,
         "attempt": attempt,
     }
+    if scenario.group:
+        result["group"] = scenario.group
+        if routed:
+            result["deployments"] = shares
     if disturbed(result) and attempt == 1 and settings.quiet_budget > 0:
         log(
             f"{target.name} {scenario.name}: other work took "
@@ -858,6 +960,79 @@ def measure(
         )
         return measure(settings, target, scenario, server_pid, attempt=2)
     return result
+
+
+def log_result(name: str, res: dict[str, Any]) -> None:
+    err = f", ERRORS {res['errors_total']} {res['errors']}" if res["errors_total"] else ""
+    log(
+        f"{name:8} {res['scenario']:12} {res['rps']:9.1f} req/s  p50 {res['p50_ms']:8.2f} ms"
+        f"  p99 {res['p99_ms']:8.2f} ms  cpu/req {res['cpu_ms_per_req']} ms"
+        f"  rss {res['max_rss_mb']} MB{err}"
+    )
+    if res.get("deployments"):
+        log(f"{name:8} {res['scenario']:12} attempts: {describe_shares(res['deployments'])}")
+
+
+def describe_shares(shares: dict[str, dict[str, Any]]) -> str:
+    total = sum(d["attempts"] for d in shares.values()) or 1
+    return ", ".join(
+        f"{label} {d['attempts']} ({100 * d['attempts'] / total:.1f}%"
+        + (f", {d['failures']} failed" if d["failures"] else "")
+        + f", {d['state_after']})"
+        for label, d in shares.items()
+    )
+
+
+def check_kinds(settings: Settings, target: Target) -> list[Scenario]:
+    """One probe per request kind this run uses: the three upstreams and, for Bastion,
+    the routed groups of the selected scenarios."""
+    kinds = [Scenario(f"check-{kind}", kind, 1) for kind in UPSTREAM_PORT]
+    if target.name.startswith("bastion"):
+        groups = dict.fromkeys(s.group for s in settings.scenarios if s.group)
+        kinds += [Scenario(f"check-route-{g}", "plain", 1, g) for g in groups]
+    return kinds
+
+
+def prepare_target(settings: Settings, target: Target) -> None:
+    """Wait for a started gateway, check its answers and auth, warm it up (RuntimeError
+    when it does not come up)."""
+    name = target.name
+    if target.proc is not None:
+        port = next(iter(target.port_of.values()))
+        log(f"{name}: starting ({target.info['command']})")
+        target.info["startup_s"] = round(wait_ready(port, target.key, target.proc, 180), 2)
+        target.server_pid = target.proc.pid
+        log(f"{name}: ready after {target.info['startup_s']} s on port {port}")
+    assert target.server_pid is not None
+    # Correctness first: every kind of request must come back right, with auth on.
+    problems = {}
+    kinds = check_kinds(settings, target)
+    for scen in kinds:
+        problem = validate(target.port_of[scen.upstream], scen, target.key)
+        if problem:
+            problems[scen.name[len("check-") :]] = problem
+    if target.key:
+        status, _, _ = post(target.port_of["plain"], SCENARIOS[0].body(), "wrong-key-0123456789")
+        target.info["wrong_key_status"] = status
+        if not 400 <= status < 500:
+            problems["auth"] = f"a wrong key got HTTP {status}, not a 4xx"
+    target.info["validation"] = problems or "ok"
+    if problems:
+        log(f"{name}: answers are wrong, measuring anyway (see results): {problems}")
+    target.info["idle_rss_mb"] = round(tree_rss_bytes(target.server_pid) / 2**20, 1)
+    if settings.target_warmup > 0 and target.proc is not None:
+        log(f"{name}: warm-up ({settings.target_warmup:g} s per request kind)")
+        for scen in kinds:
+            warm = Scenario("warmup", scen.upstream, 8, scen.group)
+            url = f"http://127.0.0.1:{target.port_of[scen.upstream]}/v1/chat/completions"
+            run_wrk(
+                settings,
+                url,
+                warm,
+                target.key,
+                settings.target_warmup,
+                f"{name}-warmup-{scen.name[len('check-') :]}",
+            )
 
 
 def run_target(
@@ -880,39 +1055,14 @@ def run_target(
 
     results: list[dict[str, Any]] = []
     try:
-        if target.proc is not None:
-            port = next(iter(target.port_of.values()))
-            log(f"{name}: starting ({target.info['command']})")
-            target.info["startup_s"] = round(wait_ready(port, target.key, target.proc, 180), 2)
-            target.server_pid = target.proc.pid
-            log(f"{name}: ready after {target.info['startup_s']} s on port {port}")
+        prepare_target(settings, target)
         assert target.server_pid is not None
-        # Correctness first: every kind of request must come back right, with auth on.
-        problems = {}
-        for kind in UPSTREAM_PORT:
-            problem = validate(target.port_of[kind], Scenario("check", kind, 1), target.key)
-            if problem:
-                problems[kind] = problem
-        if target.key:
-            status, _, _ = post(
-                target.port_of["plain"], SCENARIOS[0].body(), "wrong-key-0123456789"
-            )
-            target.info["wrong_key_status"] = status
-            if not 400 <= status < 500:
-                problems["auth"] = f"a wrong key got HTTP {status}, not a 4xx"
-        target.info["validation"] = problems or "ok"
-        if problems:
-            log(f"{name}: answers are wrong, measuring anyway (see results): {problems}")
-        target.info["idle_rss_mb"] = round(tree_rss_bytes(target.server_pid) / 2**20, 1)
-        if settings.target_warmup > 0 and target.proc is not None:
-            log(f"{name}: warm-up ({settings.target_warmup:g} s per request kind)")
-            for kind in UPSTREAM_PORT:
-                scen = Scenario("warmup", kind, 8)
-                url = f"http://127.0.0.1:{target.port_of[kind]}/v1/chat/completions"
-                run_wrk(
-                    settings, url, scen, target.key, settings.target_warmup, f"{name}-warmup-{kind}"
-                )
         for scenario in settings.scenarios:
+            skip = scenario.skip_reason(name)
+            if skip:
+                log(f"{name}: skipping {scenario.name}: {skip}")
+                target.info.setdefault("skipped", {})[scenario.name] = skip
+                continue
             if target.proc is not None and target.proc.poll() is not None:
                 log(f"{name}: the server exited (code {target.proc.returncode}); skipping the rest")
                 target.info["crashed"] = True
@@ -932,12 +1082,7 @@ def run_target(
                 log(f"{name} {scenario.name}: profile in {settings.run_dir.name}/profile-*.txt")
                 if summary.startswith(("py-spy", "no samples")):
                     log(summary)
-            err = f", ERRORS {res['errors_total']} {res['errors']}" if res["errors_total"] else ""
-            log(
-                f"{name:8} {scenario.name:12} {res['rps']:9.1f} req/s  p50 {res['p50_ms']:8.2f} ms"
-                f"  p99 {res['p99_ms']:8.2f} ms  cpu/req {res['cpu_ms_per_req']} ms"
-                f"  rss {res['max_rss_mb']} MB{err}"
-            )
+            log_result(name, res)
             time.sleep(0.5)
     except RuntimeError as exc:
         log(f"{name}: FAILED: {exc}")
@@ -949,6 +1094,254 @@ def run_target(
         next(iter(target.port_of.values()), None) if name != "direct" else "18081-18083"
     )
     return target.info, results
+
+
+# --------------------------------------------------------------------------- variants
+
+VARIANTS_DIR = BENCH_DIR / "variants"
+
+
+def parse_variants(spec: str) -> list[tuple[str, Path]]:
+    """``base,tracing`` (files in bench/variants/) or ``name=path`` items, comma-separated."""
+    out: list[tuple[str, Path]] = []
+    for item in (i.strip() for i in spec.split(",")):
+        if not item:
+            continue
+        name, _, path = item.partition("=")
+        file = Path(path) if path else VARIANTS_DIR / f"{name}.yaml"
+        if not file.is_absolute() and not file.exists():
+            file = ROOT / file
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            raise ValueError(f"variant name {name!r}: letters, digits, '_', '.', '-' only")
+        if not file.is_file():
+            raise ValueError(f"variant {name!r}: no file {file}")
+        if name in (n for n, _ in out):
+            raise ValueError(f"variant {name!r} is named twice")
+        out.append((name, file))
+    return out
+
+
+def merge(base: Any, over: Any) -> Any:
+    """Mappings merge key by key (recursively); anything else in ``over`` replaces."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = merge(base.get(key), value) if key in base else value
+        return out
+    return over
+
+
+def load_overlay(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A variant file: an overlay, merged onto the file it ``extends`` (relative path)."""
+    import yaml  # a dependency of Bastion, which this harness runs anyway
+
+    path = path.resolve()
+    if path in chain:
+        raise ValueError(f"{path}: 'extends' loops")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: the top level must be a mapping")
+    parent = data.pop("extends", None)
+    if parent:
+        data = merge(load_overlay(path.parent / str(parent), (*chain, path)), data)
+    return data
+
+
+def variant_config(settings: Settings, name: str, path: Path) -> tuple[Path, dict[str, Any]]:
+    """The bench config with the variant's overlay: written into the run directory.
+
+    Returns its path and the overlay's ``bench:`` options (e.g. ``governed_key``), which
+    are the harness's, not Bastion's.
+    """
+    import yaml
+
+    overlay = load_overlay(path)
+    options = overlay.pop("bench", None) or {}
+    merged = merge(yaml.safe_load(base_config().read_text()) or {}, overlay)
+    out = settings.run_dir / f"bastion-{name}.yaml"
+    header = f"# generated by bench/run.py: {display(base_config())} + {display(path)}\n"
+    out.write_text(header + yaml.safe_dump(merged, sort_keys=False))
+    check = subprocess.run(
+        [*settings.bastion_cmd, "config", "check", str(out)], capture_output=True, text=True
+    )
+    if check.returncode != 0:
+        raise ValueError(f"variant {name!r}: {(check.stdout + check.stderr).strip()}")
+    return out, options
+
+
+def display(path: Path) -> str:
+    return str(path.resolve()).replace(str(ROOT) + "/", "")
+
+
+def _signal_group(target: Target, sig: signal.Signals) -> None:
+    if target.proc is not None and target.proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(target.proc.pid, sig)
+
+
+def run_variants(settings: Settings, meta: dict[str, Any], warnings: list[str]) -> int:
+    """Bastion under each variant's config, measured in turns: per scenario, round after
+    round, every variant once (A, B, C, A, B, C, ...), so that drift on the machine
+    affects them all alike. All variants start at once; those not being measured are
+    paused (SIGSTOP), so their timers and background work take no CPU from the one that is.
+    """
+    variants: list[Target] = []
+    options: dict[str, dict[str, Any]] = {}
+    results: list[dict[str, Any]] = []
+    try:
+        for i, (name, path) in enumerate(settings.variants):
+            config, options[name] = variant_config(settings, name, path)
+            target = Target(f"bastion-{name}", {}, CLIENT_KEY_BASTION)
+            target.info.update(variant=name, overlay=display(path), config=display(config))
+            start_bastion(
+                settings,
+                target,
+                config=config,
+                port=settings.bastion_port + i,
+                suffix=f"-{name}",
+                governed=bool(options[name].get("governed_key")),
+            )
+            variants.append(target)
+        for target in variants:
+            prepare_target(settings, target)
+            _signal_group(target, signal.SIGSTOP)
+        for scenario in settings.scenarios:
+            for round_no in range(1, settings.rounds + 1):
+                for target in variants:
+                    assert target.proc is not None and target.server_pid is not None
+                    if target.proc.poll() is not None:
+                        raise RuntimeError(f"{target.name} exited (code {target.proc.returncode})")
+                    _signal_group(target, signal.SIGCONT)
+                    try:
+                        res = measure(settings, target, scenario, target.server_pid)
+                        if settings.profile > 0:
+                            url = f"http://127.0.0.1:{target.port_of[scenario.upstream]}/v1/chat/completions"
+                            profile_run(
+                                settings,
+                                url,
+                                scenario,
+                                target.key,
+                                target.server_pid,
+                                f"{target.name}-{scenario.name}-r{round_no}",
+                            )
+                    finally:
+                        _signal_group(target, signal.SIGSTOP)
+                    res.update(variant=target.info["variant"], round=round_no)
+                    results.append(res)
+                    log_result(target.name, res)
+    except (RuntimeError, ValueError) as exc:
+        log(f"variants: FAILED: {exc}")
+        warnings.append(f"the run failed: {exc}")
+    finally:
+        for target in variants:
+            if target.proc is not None:
+                stop(target.proc)
+    for r in results:
+        if r["errors_total"]:
+            warnings.append(
+                f"{r['target']} {r['scenario']} round {r['round']}: {r['errors_total']} errors {r['errors']}"
+            )
+        if disturbed(r):
+            warnings.append(
+                f"{r['target']} {r['scenario']} round {r['round']}: disturbed by other work"
+            )
+    table = summarize_variants(results, [n for n, _ in settings.variants])
+    data = {
+        "meta": meta,
+        "settings": {
+            "duration_s": settings.duration,
+            "warmup_s": settings.warmup,
+            "rounds": settings.rounds,
+            "base_config": display(base_config()),
+            "variants": {t.info["variant"]: t.info for t in variants},
+            "options": options,
+            "run_dir": display(settings.run_dir),
+        },
+        "summary": table,
+        "results": results,
+        "warnings": warnings,
+    }
+    (settings.run_dir / "variants.json").write_text(json.dumps(data, indent=2) + "\n")
+    report = render_variants(data)
+    (settings.run_dir / "variants.md").write_text(report)
+    log(f"everything of this run is in {display(settings.run_dir)}/ (variants.md, variants.json)")
+    print(report)
+    return 1 if any("the run failed" in w for w in warnings) else 0
+
+
+def _median(values: list[float]) -> float | None:
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def _delta(value: float | None, base: float | None) -> float | None:
+    return round(100 * (value / base - 1), 1) if value is not None and base else None
+
+
+def summarize_variants(results: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
+    """Per scenario and variant: medians over the rounds, and the change from the first variant."""
+    rows = []
+    for scen in dict.fromkeys(r["scenario"] for r in results):
+        base: dict[str, Any] | None = None
+        for name in names:
+            runs = [r for r in results if r["scenario"] == scen and r["variant"] == name]
+            if not runs:
+                continue
+            row: dict[str, Any] = {
+                "scenario": scen,
+                "variant": name,
+                "rounds": len(runs),
+                "rps": _median([r["rps"] for r in runs]),
+                "p50_ms": _median([r["p50_ms"] for r in runs]),
+                "p99_ms": _median([r["p99_ms"] for r in runs]),
+                "cpu_ms_per_req": _median([r["cpu_ms_per_req"] for r in runs]),
+                "rps_each": [r["rps"] for r in runs],
+                "cpu_ms_per_req_each": [r["cpu_ms_per_req"] for r in runs],
+                "errors": sum(r["errors_total"] for r in runs),
+            }
+            base = base or row
+            for key in ("rps", "p99_ms", "cpu_ms_per_req"):
+                row[f"{key}_delta_pct"] = _delta(row[key], base[key])
+            rows.append(row)
+    return rows
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:+.1f}%"
+
+
+def render_variants(data: dict[str, Any]) -> str:
+    s, meta = data["settings"], data["meta"]
+    lines = [
+        "# Bastion config variants",
+        "",
+        f"- **Date:** {meta['date']}; Bastion {meta['versions']['bastion']} (commit "
+        f"{meta['versions']['bastion_commit'] or '?'}), {meta['nproc']} CPUs ({meta['cpu_model']})",
+        f"- **Command:** `{meta['command']}`",
+        f"- **Each run:** {s['duration_s']:g} s after a {s['warmup_s']:g} s warm-up; "
+        f"{s['rounds']} round(s) per scenario, variants in turn; medians over the rounds",
+        f"- **Configs:** `{s['base_config']}` + the overlay: "
+        + ", ".join(f"{n} `{v.get('overlay')}`" for n, v in s["variants"].items()),
+        "",
+        "Deltas are against the first variant (the baseline): + on req/s is faster, + on p99",
+        "and CPU/req is more.",
+        "",
+        "| Scenario | Variant | req/s | Δ req/s | p99 (ms) | Δ p99 | CPU/req (ms) | Δ CPU/req | req/s per round | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for row in data["summary"]:
+        lines.append(
+            f"| {row['scenario']} | {row['variant']} | {_rps(row['rps'])} | {_pct(row['rps_delta_pct'])} | "
+            f"{_ms(row['p99_ms'])} | {_pct(row['p99_ms_delta_pct'])} | "
+            f"{_f(row['cpu_ms_per_req'], 3)} | {_pct(row['cpu_ms_per_req_delta_pct'])} | "
+            f"{' / '.join(_rps(v) for v in row['rps_each'])} | {row['errors']} |"
+        )
+    if data["warnings"]:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in data["warnings"]]
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- report
@@ -999,6 +1392,43 @@ def _ms(v: float | None) -> str:
     if v is None:
         return "-"
     return f"{v:.2f}" if abs(v) < 100 else f"{v:,.0f}"
+
+
+def routing_section(results: list[dict[str, Any]]) -> list[str]:
+    """The route-* scenarios: degraded vs healthy group, and where the attempts went."""
+    routed = [r for r in results if r.get("group")]
+    if not routed:
+        return []
+    lines = [
+        "",
+        "## Routing: a degraded group vs a healthy one",
+        "",
+        "Both groups use `least_latency` with the default breaker (5 failures in a row open it,",
+        "15 s cool-down, then one half-open probe) and one retry. *degraded / healthy* compares",
+        "the two route scenarios of the same target; *attempts* are the upstream calls the",
+        "router made during the measured run (from `/health/deployments`).",
+        "",
+        "| Target | Concurrency | healthy req/s | degraded req/s | req/s ratio | healthy p99 (ms) | degraded p99 (ms) | p99 ratio | degraded errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    by = {(r["target"], r["group"], r["concurrency"]): r for r in routed}
+    for target, _, conc in dict.fromkeys((r["target"], 0, r["concurrency"]) for r in routed):
+        h, d = by.get((target, "healthy", conc)), by.get((target, "degraded", conc))
+        if not h or not d:
+            continue
+        rps_ratio = d["rps"] / h["rps"] if h["rps"] else None
+        p99_ratio = d["p99_ms"] / h["p99_ms"] if h["p99_ms"] else None
+        lines.append(
+            f"| {target} | {conc} | {_rps(h['rps'])} | {_rps(d['rps'])} | "
+            f"{_f(rps_ratio, 2)} | {_ms(h['p99_ms'])} | {_ms(d['p99_ms'])} | "
+            f"{_f(p99_ratio, 2)} | {_f(d['errors_total'])} |"
+        )
+    for r in routed:
+        if r.get("deployments"):
+            lines.append(
+                f"- {r['target']} {r['scenario']} attempts: {describe_shares(r['deployments'])}"
+            )
+    return lines
 
 
 def render(data: dict[str, Any]) -> str:
@@ -1070,6 +1500,7 @@ def render(data: dict[str, Any]) -> str:
                 f"{_ms(r['added_p50_ms'])} | {err_txt} | {_f(r['cpu_ms_per_req'], 3)} | "
                 f"{_f(r['server_cpu_util_pct'], 0)}% | {_f(r['max_rss_mb'])} |"
             )
+    lines += routing_section(results)
     lines += ["", "Scenarios:", ""]
     for scen in dict.fromkeys(r["scenario"] for r in results):
         desc = next(r["description"] for r in results if r["scenario"] == scen)
@@ -1089,6 +1520,8 @@ def render(data: dict[str, Any]) -> str:
             extra.append(f"**failed: {info['failed']}**")
         if info.get("crashed"):
             extra.append("**the server exited during the run**")
+        for scen, why in (info.get("skipped") or {}).items():
+            extra.append(f"{scen} not run: {why}")
         lines.append(
             f"- **{name}**: `{info.get('command', '')}`"
             + (f" ({'; '.join(extra)})" if extra else "")
@@ -1231,6 +1664,21 @@ def parse_args(argv: list[str] | None) -> Settings:
         help="fake upstream writes each SSE event separately (BENCH_STREAM_FLUSH=1)",
     )
     p.add_argument(
+        "--variants",
+        default=env("BENCH_VARIANTS", ""),
+        help="measure Bastion under several configs in one run, interleaved: comma-separated "
+        "NAME (bench/variants/NAME.yaml) or NAME=PATH; each file is an overlay on the bench "
+        "config; the first is the baseline of the deltas (BENCH_VARIANTS). Implies "
+        "--targets bastion; writes variants.md/.json into the run directory, never the docs",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=int(env("BENCH_ROUNDS", "3")),
+        help="with --variants: measurements of each scenario per variant, in turns "
+        "(BENCH_ROUNDS, default 3)",
+    )
+    p.add_argument(
         "--docs",
         default=env("BENCH_DOCS", str(ROOT / "docs" / "benchmarks.md")),
         help="markdown report to (over)write, together with bench/results/latest.json; "
@@ -1245,6 +1693,14 @@ def parse_args(argv: list[str] | None) -> Settings:
     targets = [t.strip() for t in a.targets.split(",") if t.strip()]
     if [t for t in targets if t not in TARGETS]:
         p.error(f"targets must be among {TARGETS}")
+    try:
+        variants = parse_variants(a.variants)
+    except ValueError as exc:
+        p.error(str(exc))
+    if variants:
+        targets = ["bastion"]
+    if a.rounds < 1:
+        p.error("--rounds must be at least 1")
     if a.bastion_cmd:
         bastion_cmd = shlex.split(a.bastion_cmd)
     elif shutil.which("bastion"):
@@ -1283,6 +1739,8 @@ def parse_args(argv: list[str] | None) -> Settings:
         profile=a.profile,
         quiet_budget=a.quiet_wait,
         nice=a.nice,
+        variants=variants,
+        rounds=a.rounds if variants else 1,
     )
 
 
@@ -1319,9 +1777,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         log(warnings[-1])
     meta = machine_info(settings)
-    total = (
-        len(settings.targets) * len(settings.scenarios) * (settings.duration + settings.warmup + 1)
-    )
+    runs = len(settings.variants) * settings.rounds if settings.variants else len(settings.targets)
+    total = runs * len(settings.scenarios) * (settings.duration + settings.warmup + 1)
     log(
         f"run directory {settings.run_dir.relative_to(ROOT)}; about {total / 60:.1f} min of load plus startups"
     )
@@ -1331,6 +1788,11 @@ def main(argv: list[str] | None = None) -> int:
     log(
         f"fake upstream (nginx) on :{fake_upstream.PLAIN_PORT} :{fake_upstream.STREAM_PORT} :{fake_upstream.SLOW_PORT}"
     )
+    if settings.variants:
+        try:
+            return run_variants(settings, meta, warnings)
+        finally:
+            stop(nginx)
     targets: dict[str, Any] = {}
     results: list[dict[str, Any]] = []
     try:

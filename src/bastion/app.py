@@ -8,7 +8,6 @@ admin API (FastAPI).
 from __future__ import annotations
 
 import gc
-import hmac
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
@@ -33,6 +32,7 @@ from bastion.api.http import JSON_HEADERS, send_response
 from bastion.api.key_info import KeyInfoAPI
 from bastion.api.openai import OpenAIAPI, openai_error_body
 from bastion.api.ui.budgets import budget_rows
+from bastion.api.ui.metrics import scrape
 from bastion.api.ui.server import Hub
 from bastion.asgi import Receive, Scope, Send
 from bastion.config import GatewayConfig, load_config
@@ -48,7 +48,6 @@ from bastion.governance.runtime import Governance
 from bastion.guardrails import GuardInput, PolicyResolver
 from bastion.observability.audit import AuditLog
 from bastion.observability.audit_jobs import AuditMaintenance
-from bastion.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bastion.observability.runtime import Observability
 from bastion.pipeline import Authenticate, Pipeline
 from bastion.providers.base import Deployment
@@ -87,6 +86,7 @@ class Gateway:
         if config.audit.enabled:
             self.audit = AuditLog(audit_store, config.audit, self.governance.body_logging)
             self.audit_jobs = AuditMaintenance(audit_store, self.audit, config.audit)
+        guard = GuardInput(self.guardrails) if self.guardrails.enabled else None
         self.pipeline = Pipeline(
             authenticate=Authenticate(authenticator),
             stages=[
@@ -95,7 +95,7 @@ class Gateway:
                 self.router,  # model group → ordered deployments (rules, tiers, residency)
                 self.governance.limits,
                 # Only with policies configured: no guardrails, no cost on the hot path.
-                *([GuardInput(self.guardrails)] if self.guardrails.enabled else []),
+                *([guard] if guard is not None else []),
                 *([Meter()] if ledger is not None else []),  # usage of every request
                 *([self.audit.admit] if self.audit is not None else []),  # bodies kept?
             ],
@@ -109,6 +109,8 @@ class Gateway:
             model_filter=self.governance.authorize.allows,
             router=self.router,
         )
+        if guard is not None:  # model judges ask through this pipeline's routing
+            guard.bind(self.pipeline)
         # Metrics, access log, live feed, traces: one finisher, and wrappers only when tracing.
         self.observability = Observability(
             config.observability,
@@ -165,7 +167,11 @@ class Gateway:
             routes.append(StarletteRoute(settings.metrics.path, self._metrics, methods=["GET"]))
         if settings.hub.enabled:
             self.hub = Hub(
-                self.governance, self._authenticator, self.observability.live, self.router.snapshot
+                self.governance,
+                self._authenticator,
+                self.observability.live,
+                self.router.snapshot,
+                self.observability.verdicts,
             )
             routes.extend(self.hub.routes())
         return routes
@@ -258,13 +264,8 @@ class Gateway:
         return queues
 
     async def _metrics(self, request: Request) -> Response:
-        token = self.config.observability.metrics.token
-        if token is not None and not hmac.compare_digest(
-            request.headers.get("authorization", "").encode(),
-            b"Bearer " + token.get_secret_value().encode(),
-        ):
-            return Response(b"unauthorized\n", status_code=401, media_type="text/plain")
-        return Response(await self.observability.exposition(), media_type=METRICS_CONTENT_TYPE)
+        metrics = self.config.observability.metrics
+        return await scrape(request, metrics, self._authenticator, self.observability)
 
     async def _live(self, request: Request) -> Response:
         return Response(
@@ -288,15 +289,14 @@ async def _error(send: Send, error: GatewayError) -> None:
 
 
 def _governed_guardrails(governance: Governance) -> Callable[[Principal], Sequence[str]]:
-    """Guardrail policy names a virtual key's governance policies name (their resolved
-    ``guardrails``, once governance policies carry that field; none until then)."""
+    """The guardrail policies a virtual key's governance policies name: the union of
+    every level's ``guardrails`` (org, team, user, app, key), resolved in the cache."""
 
     def names(principal: Principal) -> Sequence[str]:
         if principal.kind != "virtual":
             return ()
         entry = governance.cache.entry(principal.id)
-        found = getattr(entry.policy, "guardrails", None) if entry is not None else None
-        return tuple(found) if found else ()
+        return tuple(entry.policy.guardrails) if entry is not None else ()  # no copy of a tuple
 
     return names
 

@@ -70,6 +70,7 @@ class RoutePlan:
         "regions",
         "rule",
         "strategy",
+        "wire",
     )
 
     def __init__(self) -> None:
@@ -80,6 +81,9 @@ class RoutePlan:
         self.complexity: Choice | None = None  # the tier chosen and the prompt's score
         self.rule: int | None = None  # the index of the routing rule applied
         self.empty: str | None = None  # why the first group had no candidate
+        # The wire format every deployment tried must speak natively (None: any): set for
+        # a request only that format can carry (e.g. an Anthropic server tool, a token count).
+        self.wire: str | None = None
         self._features: PromptFeatures | None = None
 
     def features(self, body: JSON) -> PromptFeatures:
@@ -108,6 +112,11 @@ class RoutePlan:
         if self.empty is None:
             self.empty = reason
         return ()
+
+    def speaking(self, found: tuple[Deployment, ...]) -> tuple[Deployment, ...]:
+        """The deployments whose upstream speaks ``wire`` natively."""
+        wire = self.wire
+        return tuple(d for d in found if getattr(d.adapter, "native_wire", None) == wire)
 
     def region_names(self) -> str:
         return " and ".join(", ".join(sorted(r)) for r in self.regions)

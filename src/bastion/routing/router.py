@@ -115,6 +115,12 @@ class Router:
                     plan.regions = (rule.regions,)
         if ctx.regions:
             plan.regions = (*plan.regions, *ctx.regions)
+        native = ctx.native
+        if native is not None and (native.operation is not None or ctx.error is not None):
+            # Only an upstream speaking the caller's format can serve it (a side operation
+            # such as token counting, or features with no canonical form, which the ingress
+            # holds as ctx.error): a failover must never hand it to another provider kind.
+            plan.wire = ctx.ingress
         asked = header_value(ctx, STRATEGY_HEADER) if ctx.request_headers else None
         if asked is not None:
             if asked not in STRATEGIES:
@@ -165,6 +171,10 @@ class Router:
             found = tuple(d for d in found if in_regions(d.region, plan.regions))
             if not found:
                 return plan.none("region")
+        if plan.wire is not None:
+            found = plan.speaking(found)
+            if not found:
+                return plan.none("wire")
         if group.declares_fit and ctx.endpoint == "chat":
             fitting = plan.fitting(found, ctx.body)
             if fitting:
@@ -202,6 +212,10 @@ class Router:
             )
         if reason == "quota":
             raise quota_error(ctx.model)
+        if reason == "wire":
+            # Nothing speaks the caller's format: the ingress refuses the request (or, for
+            # a token count, estimates) on seeing a deployment of another kind.
+            return group.by_endpoint[ctx.endpoint]
         return group.by_endpoint[ctx.endpoint]  # too long everywhere: let the upstream say so
 
     def _first_up(self, candidates: tuple[Deployment, ...]) -> Deployment | None:

@@ -63,7 +63,17 @@ class Strategies:
 
     def least_latency(self, candidates: Candidates, ctx: RequestContext) -> Sequence[Deployment]:
         """Lowest expected wait first: the moving average of time to first token (streams)
-        or of total time (otherwise), times the requests in flight plus one.
+        or of total time (otherwise), weighted by the deployment's share of the group's
+        requests in flight (x1 with none of them, up to x1.5 with all of them).
+
+        The weight spreads the load over deployments about equally fast. It is relative,
+        not the raw count: at high concurrency the fastest deployment always has many
+        requests in flight (and the gateway's own queueing is in every measurement), and a
+        weight growing with the count would hand a share of the traffic to a deployment
+        several times slower. A deployment with requests in flight that has not answered
+        for longer than an answer takes it (for streams: a whole one) counts that wait as
+        its latency, so one that stops answering loses its traffic before its average
+        catches up.
 
         One request at a time measures a deployment never measured, or one idle for the
         probe interval (so a recovered deployment is noticed); until its first sample is
@@ -72,18 +82,24 @@ class Strategies:
         board = self._board
         now = time.monotonic()
         stream = ctx.stream
+        healths = [board.of(d) for d in candidates]
+        # latency * (1 + share / 2), share = in_flight / (1 + total in flight), orders
+        # as latency * (2 * (1 + total) + in_flight).
+        pending = 2 * (1 + sum(h.in_flight for h in healths))
         probing = False  # at most one measurement per request
         keyed: list[tuple[float, int]] = []
-        for i, d in enumerate(candidates):
-            h = board.of(d)
+        for i, h in enumerate(healths):
             if not probing and h.latency_due(now):
                 latency, probing = -1.0, True
             else:
                 first, total = (h.ttft_ms, h.total_ms) if stream else (h.total_ms, h.ttft_ms)
                 latency = first if first is not None else (total if total is not None else _NEVER)
-                # Weighted by the requests it has in flight ("peak EWMA"): a slow one that
-                # piles them up loses traffic at once, before its average catches up.
-                latency *= h.in_flight + 1
+                if h.in_flight:
+                    # Nothing back for longer than an answer takes (a stream: a whole one).
+                    silent = (now - h.last_sample) * 1000.0
+                    if silent > latency and (h.total_ms is None or silent > h.total_ms):
+                        latency = silent
+                latency *= pending + h.in_flight
             keyed.append((latency, i))
         keyed.sort()
         return [candidates[i] for _, i in keyed]
