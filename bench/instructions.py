@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""CPU work per request, counted in instructions: a noise-free companion to ``run.py``.
+
+Throughput on a shared two-core VM swings by +-20% from one run to the next, which
+drowns the 5-15% overhead targets the issues set. Valgrind's callgrind counts the
+instructions a process executes, the same on a busy or an idle machine. This script
+starts Bastion under callgrind (instrumentation off during start-up and warm-up), then
+per request kind: zeroes the counters, sends N requests (8 connections), waits for the
+background writers to flush, and dumps. Every thread of the gateway is counted (the
+spend ledger and audit writers' SQLite work included); the kernel (socket and file
+I/O), nginx and Redis are not. Instructions are not time (cache misses and syscalls
+differ), so read this beside run.py's req/s, not instead of it.
+
+    python bench/instructions.py --variants base,recording-meta,... [--requests 1000]
+
+Variants are run.py's (bench/variants/*.yaml overlays on bench/bastion.bench.yaml).
+Needs valgrind and nginx (bench/run.sh installs nginx; valgrind: apt-get install valgrind).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+import fake_upstream  # noqa: E402
+import run  # noqa: E402
+
+KEY = run.CLIENT_KEY_BASTION
+KINDS = {"plain": "bench-plain", "stream": "bench-stream"}
+
+
+def body(kind: str) -> bytes:
+    """The request run.py's wrk script sends for this kind."""
+    return run.Scenario("instructions", kind, 1).body()
+
+
+def send(port: int, key: str, kind: str, count: int, connections: int = 8) -> int:
+    """``count`` requests over ``connections`` keep-alive connections; the failures."""
+    payload = body(kind)
+    headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
+    failures = 0
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        nonlocal failures
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        for _ in range(n):
+            conn.request("POST", "/v1/chat/completions", payload, headers)
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status != 200:
+                with lock:
+                    failures += 1
+        conn.close()
+
+    share = [count // connections + (i < count % connections) for i in range(connections)]
+    with ThreadPoolExecutor(connections) as pool:
+        list(pool.map(worker, share))
+    return failures
+
+
+def ready(port: int, key: str, proc: subprocess.Popen[bytes], limit: float = 900) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gateway exited with {proc.returncode}")
+        try:
+            if send(port, key, "plain", 1, 1) == 0:
+                return
+        except OSError:
+            pass
+        time.sleep(1)
+    raise RuntimeError("gateway not ready")
+
+
+def control(pid: int, *args: str) -> None:
+    subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True)
+
+
+def totals(out_dir: Path, before: set[Path]) -> int:
+    """The instructions of the newest dump."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        new = sorted(set(out_dir.glob("cg.out*")) - before, key=lambda p: p.stat().st_mtime)
+        for path in new:
+            text = path.read_text(errors="replace")
+            for line in text.splitlines():
+                if line.startswith(("totals:", "summary:")):
+                    before.add(path)
+                    return int(line.split()[1])
+        time.sleep(0.5)
+    raise RuntimeError("no callgrind dump")
+
+
+def measure(name: str, overlay: Path, requests: int, warmup: int, work: Path) -> dict[str, Any]:
+    import yaml
+
+    options_overlay = run.load_overlay(overlay)
+    options = options_overlay.pop("bench", None) or {}
+    merged = run.merge(yaml.safe_load(run.base_config().read_text()) or {}, options_overlay)
+    vdir = work / name
+    vdir.mkdir()
+    config = vdir / "bastion.yaml"
+    config.write_text(yaml.safe_dump(merged, sort_keys=False))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BASTION_")}
+    env["BASTION_DATA_DIR"] = str(vdir / "data")
+    python = os.path.realpath(sys.executable)
+    key = KEY
+    if options.get("governed_key"):
+        cmd = [python, "-m", "bastion.cli", "keys", "create", "--config", str(config)]
+        cmd += ["--name", "bench", "--rpm", "10000000", "--tpm", "10000000000"]
+        cmd += ["--budget", "1000000", "--period", "total"]
+        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+        key = json.JSONDecoder().raw_decode(out[out.index("{") :])[0]["key"]
+    port = run._pick_port(4100 + sum(map(ord, name)) % 500, name)
+    cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
+    cmd += [f"--callgrind-out-file={vdir}/cg.out", python, "-m", "bastion.cli", "serve"]
+    cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    cmd += ["--config", str(config), "--log-level", "warning"]
+    log = (vdir / "gateway.log").open("wb")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    result: dict[str, Any] = {"variant": name}
+    try:
+        ready(port, key, proc)
+        seen: set[Path] = set()
+        control(proc.pid, "-i", "on")
+        for kind in KINDS:
+            send(port, key, kind, warmup)
+            time.sleep(3)  # the writers' flush (1 s) of the warm-up
+            control(proc.pid, "-z")
+            failures = send(port, key, kind, requests)
+            time.sleep(4)  # ... and of the measured requests
+            control(proc.pid, "-d")
+            count = totals(vdir, seen)
+            result[kind] = {"instructions_per_request": count / requests, "failures": failures}
+            print(f"{name:18s} {kind:6s} {count / requests / 1e6:8.3f} M instr/req", flush=True)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+    return result
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--variants", required=True, help="as run.py: base,tracing,name=path.yaml")
+    p.add_argument("--requests", type=int, default=1000, help="measured requests per kind")
+    p.add_argument("--warmup", type=int, default=200, help="requests per kind before counting")
+    p.add_argument("--parallel", type=int, default=2, help="variants measured at once")
+    p.add_argument("--json", type=Path, help="write the results here")
+    args = p.parse_args()
+    for tool in ("valgrind", "callgrind_control", "nginx"):
+        if shutil.which(tool) is None:
+            print(f"instructions: {tool} is not installed", file=sys.stderr)
+            return 1
+    variants = run.parse_variants(args.variants)
+    work = Path(tempfile.mkdtemp(prefix="bench-instr-"))
+    ngx = work / "nginx"
+    ngx.mkdir()
+    conf = ngx / "nginx.conf"
+    conf.write_text(fake_upstream.nginx_conf(ngx, error_log=ngx / "error.log"))
+    nginx = subprocess.Popen(
+        [
+            "nginx",
+            "-c",
+            str(conf),
+            "-p",
+            str(ngx),
+            "-e",
+            str(ngx / "error.log"),
+            "-g",
+            "daemon off;",
+        ]
+    )
+    try:
+        time.sleep(1)
+        with ThreadPoolExecutor(args.parallel) as pool:
+            results = list(
+                pool.map(lambda v: measure(v[0], v[1], args.requests, args.warmup, work), variants)
+            )
+    finally:
+        nginx.terminate()
+        nginx.wait(10)
+    base = results[0]
+    print("\n| variant | plain M instr/req | vs base | stream M instr/req | vs base |")
+    print("|---|---:|---:|---:|---:|")
+    for r in results:
+        cells = []
+        for kind in KINDS:
+            value = r[kind]["instructions_per_request"]
+            ref = base[kind]["instructions_per_request"]
+            cells += [f"{value / 1e6:.3f}", f"{(value / ref - 1) * 100:+.1f}%"]
+        print(f"| {r['variant']} | " + " | ".join(cells) + " |")
+    if args.json:
+        args.json.write_text(json.dumps({"requests": args.requests, "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
