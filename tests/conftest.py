@@ -11,10 +11,12 @@ import asyncio
 import os
 import socket
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import pytest
 import uvicorn
 
@@ -109,6 +111,26 @@ def postgres_url() -> str:
     if not _reachable("127.0.0.1", 5432):
         _service_unavailable("PostgreSQL", POSTGRES_URL)
     return POSTGRES_URL
+
+
+@asynccontextmanager
+async def fresh_postgres_database(postgres_url: str, prefix: str) -> AsyncIterator[str]:
+    """A PostgreSQL database of its own, named ``prefix_<random>``; dropped afterwards
+    (with whatever connections are still open to it)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"{postgres_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        admin = await asyncpg.connect(postgres_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
 
 
 @pytest.fixture(scope="session")

@@ -11,29 +11,17 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from tests.conftest import POSTGRES_URL
+from tests.conftest import fresh_postgres_database
 
 
 @pytest.fixture(scope="session")
 async def pg_database(postgres_url: str) -> AsyncIterator[str]:
     """A PostgreSQL database of its own for this test session; dropped at the end."""
-    name = "bastion_t_" + uuid.uuid4().hex[:12]
-    admin = await asyncpg.connect(postgres_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    base = postgres_url.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    admin = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with fresh_postgres_database(postgres_url, "bastion_t") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -7,12 +7,10 @@ database, on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -21,22 +19,13 @@ from alembic.migration import MigrationContext
 from bastion.store import rollups
 from bastion.store.database import Database, async_url
 from bastion.store.schema import PARTIAL_SCOPES, metadata, spend_ledger
+from tests.conftest import fresh_postgres_database
 
 
 @pytest.fixture
 async def pg_database(postgres_url: str) -> AsyncIterator[str]:
-    name = "bastion_schema_" + uuid.uuid4().hex[:12]
-    admin = await asyncpg.connect(postgres_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield f"{postgres_url.rsplit('/', 1)[0]}/{name}"
-    admin = await asyncpg.connect(postgres_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with fresh_postgres_database(postgres_url, "bastion_schema") as url:
+        yield url
 
 
 def _differences(conn: sa.Connection) -> list[Any]:
