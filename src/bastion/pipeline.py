@@ -14,6 +14,7 @@ only enqueue work, never write to a database on the request path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -22,6 +23,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from bastion.accounting.pricing import estimate_answer_tokens
 from bastion.accounting.usage import StreamUsageTap, extract_usage
 from bastion.errors import GatewayError
 from bastion.governance.auth import Authenticator
@@ -67,6 +69,7 @@ class RequestContext:
         "ingress",
         "model",
         "native",
+        "output_estimate",
         "output_filters",
         "passthrough",
         "principal",
@@ -118,6 +121,8 @@ class RequestContext:
         self.ticket: object | None = None
         self.headers: list[tuple[bytes, bytes]] = []
         self.want_usage = False
+        # Output tokens estimated from the answer, set only when no usage came back.
+        self.output_estimate = 0
         self.charged_nusd: int | None = None  # what budgets were charged, once settled
         # Audit: collects the answer as the caller receives it, when bodies are logged.
         self.capture: BodyCapture | None = None
@@ -254,6 +259,9 @@ class Pipeline:
             done = Completion(orjson.dumps(data), data)
         if ctx.want_usage:
             ctx.usage = done.usage()
+            if ctx.usage is None and ctx.endpoint == "chat":
+                with contextlib.suppress(Exception):  # an estimate only
+                    ctx.output_estimate = estimate_answer_tokens(done.json())
         return done
 
     async def _call(self, ctx: RequestContext, deployment: Deployment, body: JSON) -> Completion:
@@ -456,6 +464,8 @@ async def _metered_passthrough(
     finally:
         if tap.usage is not None:
             ctx.usage = tap.usage
+        else:  # the role, finish and [DONE] events carry no output
+            ctx.output_estimate = max(tap.events - 3, 0)
         await upstream.close()
 
 
@@ -466,6 +476,7 @@ async def _translate(
 
     def encode(chunks: list[JSON]) -> bytes:
         if ctx is not None:
+            ctx.output_estimate += len(chunks)  # used only if no usage comes (a cut stream)
             for c in chunks:
                 usage = c.get("usage")
                 if isinstance(usage, dict):

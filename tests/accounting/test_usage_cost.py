@@ -58,7 +58,12 @@ async def gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[InP
                 await fakes[case.fake].start()
         sections: dict[str, Any] = {
             "providers": {case.name: case.provider(fakes[case.fake]) for case in CASES},
-            "pricing": {"models": {case.model("cached"): PRICE for case in CASES}},
+            "pricing": {
+                "models": {
+                    **{case.model("cached"): PRICE for case in CASES},
+                    "openai/no-usage": PRICE,
+                }
+            },
         }
         async with in_process(sqlite_url(tmp_path), tmp_path, **sections) as gw:
             yield gw
@@ -125,3 +130,31 @@ async def test_anthropic_messages_passed_through_natively_cost_the_same(
     assert [(r["prompt_tokens"], r["cost_nusd"], r["ingress"]) for r in rows] == [
         (2013, 2_454_000, "anthropic")
     ]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+async def test_without_a_usage_report_the_answer_is_estimated(
+    gateway: InProcess, stream: bool
+) -> None:
+    """A server that reports no usage: prompt and output estimated, the row marked so."""
+    request_id = f"no-usage-{stream}"
+    reply = await gateway.chat(
+        "please write a few words about gateways",
+        model="openai/no-usage",
+        stream=stream,
+        headers=[("x-request-id", request_id)],
+    )
+    assert reply.status == 200, reply.body
+    await gateway.flush()
+    rows = await gateway.rows(
+        f"SELECT {COLUMNS} FROM spend_ledger WHERE request_id = :id", id=request_id
+    )
+    row = rows[0]
+    assert bool(row["estimated"]) and bool(row["stream"]) == stream
+    # The fake answers "Hello! You said: <the prompt>" (56 characters, 10 words, a token
+    # each): plain, estimated from the text at 3 characters a token (erring high);
+    # streamed, one token an event (10 content events).
+    assert row["completion_tokens"] == (10 if stream else 56 // 3 + 1)
+    assert row["prompt_tokens"] > 0
+    expected = 3 * row["prompt_tokens"] + 15 * row["completion_tokens"]  # micro-dollars
+    assert row["cost_nusd"] == expected * 1000

@@ -163,7 +163,7 @@ class Answer:
     pieces: tuple[str, ...]  # content as streamed, one piece per chunk (and per token)
     tool_calls: tuple[ToolCall, ...]
     finish_reason: str
-    usage: dict[str, Any]
+    usage: dict[str, Any] | None  # None: "no-usage", a server that reports none
     interleave: bool = False
 
 
@@ -266,7 +266,7 @@ def answer(body: dict[str, Any], model: str) -> Answer:
     if isinstance(limit, int) and 0 < limit < len(pieces):
         pieces, finish = pieces[:limit], "length"
     usage = CACHED_USAGE if model == "gpt-cached" else _usage(prompt, len(pieces))
-    return Answer("".join(pieces), pieces, (), finish, usage)
+    return Answer("".join(pieces), pieces, (), finish, None if model == "no-usage" else usage)
 
 
 JUDGE_UNSAFE_WORDS = ("attack", "weapon")
@@ -365,7 +365,7 @@ def chat_chunks(reply: Answer, body: dict[str, Any], model_id: str, azure: bool)
         if include_usage:
             chunk["usage"] = None
         chunks.append(chunk)
-    if include_usage:
+    if include_usage and reply.usage is not None:
         chunks.append({**envelope, "choices": [], "usage": reply.usage})
     events = []
     for chunk in chunks:
@@ -397,7 +397,7 @@ def chat_completion(reply: Answer, model_id: str, azure: bool) -> dict[str, Any]
         "created": int(time.time()),
         "model": model_id,
         "choices": [choice],
-        "usage": reply.usage,
+        **({"usage": reply.usage} if reply.usage is not None else {}),
         "service_tier": "default",
         "system_fingerprint": SYSTEM_FINGERPRINT,
     }

@@ -176,12 +176,13 @@ class SpendLedger:
         if ctx.deployment is None or side_call or not worked:
             return UsageCount(0, 0, 0), False  # refused, or failed before the upstream worked
         # The upstream answered (or was cut off) without a usage report: the prompt is
-        # estimated (it errs high); what it generated is unknown.
+        # estimated (it errs high), the output from the answer's text or, for a stream,
+        # its events (about a token each).
         try:
             prompt = estimate_prompt_tokens(ctx.endpoint, ctx.body)
         except Exception:
             prompt = 0
-        return UsageCount(prompt, 0, 0), True
+        return UsageCount(prompt, ctx.output_estimate, 0), True
 
     def _unpriced(self, label: str) -> None:
         count = self.unpriced.get(label, 0) + 1

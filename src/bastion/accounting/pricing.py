@@ -306,6 +306,19 @@ def estimate_prompt_tokens(endpoint: Endpoint, body: JSON) -> int:
     return chars // _CHARS_PER_TOKEN + 4 * count + 8
 
 
+def estimate_answer_tokens(answer: JSON) -> int:
+    """An estimate of a chat answer's output tokens (its texts and tool-call arguments),
+    erring high like :func:`estimate_prompt_tokens`; for answers without a usage report."""
+    chars = 0
+    for choice in answer.get("choices") or ():
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if isinstance(message, dict):
+            chars += _text_chars(message.get("content"))
+            if message.get("tool_calls"):
+                chars += len(orjson.dumps(message["tool_calls"]))
+    return chars // _CHARS_PER_TOKEN + (1 if chars else 0)
+
+
 def output_bound(endpoint: Endpoint, body: JSON, price: Price, default: int) -> int:
     """The most output tokens the request can produce: max_tokens (or the model's cap) x n."""
     if endpoint == "embeddings":

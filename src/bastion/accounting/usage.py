@@ -63,15 +63,19 @@ def _object_end(data: bytes, start: int) -> int:
 class StreamUsageTap:
     """Finds the usage chunk of an OpenAI-format SSE stream; removes it when ``strip``."""
 
-    __slots__ = ("_held", "strip", "usage")
+    __slots__ = ("_held", "events", "strip", "usage")
 
     def __init__(self, strip: bool) -> None:
         self.strip = strip
         self.usage: JSON | None = None
         self._held = b""
+        # SSE data events seen: an OpenAI-format stream sends about one token an event,
+        # the estimate of its output when it ends without a usage report.
+        self.events = 0
 
     def feed(self, piece: bytes) -> bytes:
         """The bytes to forward now: whole events only (a partial one waits for its end)."""
+        self.events += piece.count(b"data:")
         if not self._held and piece.endswith(b"\n\n") and not _may_hold_usage(piece):
             return piece  # the usual piece: whole events, no usage object
         buf = self._held + piece if self._held else piece
