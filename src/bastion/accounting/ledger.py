@@ -30,7 +30,7 @@ from bastion.accounting.pricing import (
     usage_cost,
 )
 from bastion.accounting.settings import AccountingConfig
-from bastion.store.batch import BatchWriter
+from bastion.store.batch import Batched, BatchWriter
 from bastion.store.ledger_store import LEDGER_COLUMNS, LedgerRow, LedgerStore, ledger_row
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class Meter:
         ctx.want_usage = True
 
 
-class SpendLedger:
+class SpendLedger(Batched[Entry | LedgerRow]):
     """Queues finished requests and writes them as ledger rows, in batches."""
 
     def __init__(self, store: LedgerStore, prices: PriceCatalog, config: AccountingConfig) -> None:
@@ -72,24 +72,6 @@ class SpendLedger:
         """The finisher: authenticated requests are queued, as they are."""
         if ctx.principal is not None:
             self._writer.add((ctx, time.time(), time.perf_counter_ns()))
-
-    @property
-    def pending(self) -> int:
-        return self._writer.pending
-
-    @property
-    def flush_errors(self) -> int:
-        """Consecutive failed writes (0: the database takes the rows)."""
-        return self._writer.failures
-
-    def start(self) -> None:
-        self._writer.start()
-
-    async def stop(self) -> None:
-        await self._writer.stop()
-
-    async def flush(self) -> bool:
-        return await self._writer.flush()
 
     def _rows(self, items: Sequence[Entry | LedgerRow]) -> list[Entry | LedgerRow]:
         out: list[Entry | LedgerRow] = []

@@ -39,7 +39,7 @@ from bastion.observability.audit_bodies import (
 from bastion.observability.audit_chain import Hasher, canonical, day_of, sha256
 from bastion.observability.audit_settings import AuditConfig, BodyMode, lowest_body_mode
 from bastion.store.audit_store import AuditStore, Record
-from bastion.store.batch import BatchWriter
+from bastion.store.batch import Batched, BatchWriter
 
 if TYPE_CHECKING:
     from bastion.pipeline import RequestContext
@@ -72,7 +72,7 @@ def instance_name(configured: str | None) -> str:
     return f"{base}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-class AuditLog:
+class AuditLog(Batched[Entry | Prepared]):
     def __init__(
         self,
         store: AuditStore,
@@ -153,25 +153,6 @@ class AuditLog:
                 self._caps[name] = found
             return found
         return self._caps[name]
-
-    # --- lifecycle --------------------------------------------------------------------------
-
-    @property
-    def pending(self) -> int:
-        return self._writer.pending
-
-    @property
-    def flush_errors(self) -> int:
-        return self._writer.failures
-
-    def start(self) -> None:
-        self._writer.start()
-
-    async def stop(self) -> None:
-        await self._writer.stop()
-
-    async def flush(self) -> bool:
-        return await self._writer.flush()
 
     # --- the writer ---------------------------------------------------------------------------
 

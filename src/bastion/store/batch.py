@@ -162,3 +162,28 @@ class BatchWriter(Generic[T]):
                 await self.flush()
             except Exception:  # a bug in a sink must not end the writer
                 log.exception("%s: unexpected error while writing", self.name)
+
+
+class Batched(Generic[T]):
+    """The lifecycle of something that records through a :class:`BatchWriter` (the spend
+    ledger, the audit trail): ``self._writer`` is set by the subclass."""
+
+    _writer: BatchWriter[T]
+
+    @property
+    def pending(self) -> int:
+        return self._writer.pending
+
+    @property
+    def flush_errors(self) -> int:
+        """Consecutive failed writes (0: the database takes the items)."""
+        return self._writer.failures
+
+    def start(self) -> None:
+        self._writer.start()
+
+    async def stop(self) -> None:
+        await self._writer.stop()
+
+    async def flush(self) -> bool:
+        return await self._writer.flush()
