@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -107,6 +108,15 @@ def totals(out_dir: Path, before: set[Path]) -> int:
     raise RuntimeError("no callgrind dump")
 
 
+def upstream_running() -> bool:
+    """Whether the fake upstream's ports already answer (runs may share one nginx)."""
+    try:
+        socket.create_connection(("127.0.0.1", fake_upstream.PLAIN_PORT), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
 def measure(name: str, overlay: Path, requests: int, warmup: int, work: Path) -> dict[str, Any]:
     import yaml
 
@@ -175,23 +185,25 @@ def main() -> int:
             return 1
     variants = run.parse_variants(args.variants)
     work = Path(tempfile.mkdtemp(prefix="bench-instr-"))
-    ngx = work / "nginx"
-    ngx.mkdir()
-    conf = ngx / "nginx.conf"
-    conf.write_text(fake_upstream.nginx_conf(ngx, error_log=ngx / "error.log"))
-    nginx = subprocess.Popen(
-        [
-            "nginx",
-            "-c",
-            str(conf),
-            "-p",
-            str(ngx),
-            "-e",
-            str(ngx / "error.log"),
-            "-g",
-            "daemon off;",
-        ]
-    )
+    nginx = None
+    if not upstream_running():  # else: another run's (or a long-lived) fake upstream serves
+        ngx = work / "nginx"
+        ngx.mkdir()
+        conf = ngx / "nginx.conf"
+        conf.write_text(fake_upstream.nginx_conf(ngx, error_log=ngx / "error.log"))
+        nginx = subprocess.Popen(
+            [
+                "nginx",
+                "-c",
+                str(conf),
+                "-p",
+                str(ngx),
+                "-e",
+                str(ngx / "error.log"),
+                "-g",
+                "daemon off;",
+            ]
+        )
     try:
         time.sleep(1)
         with ThreadPoolExecutor(args.parallel) as pool:
@@ -199,8 +211,9 @@ def main() -> int:
                 pool.map(lambda v: measure(v[0], v[1], args.requests, args.warmup, work), variants)
             )
     finally:
-        nginx.terminate()
-        nginx.wait(10)
+        if nginx is not None:
+            nginx.terminate()
+            nginx.wait(10)
     base = results[0]
     print("\n| variant | plain M instr/req | vs base | stream M instr/req | vs base |")
     print("|---|---:|---:|---:|---:|")
