@@ -167,6 +167,9 @@ class GovernanceConfig(BaseModel):
     # The output bound of a budget reservation when neither the request nor the price says.
     default_max_output_tokens: int = Field(default=4096, ge=1, le=10_000_000)
     redis_prefix: str = Field(default="bastion", pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")
+    # Seconds a hold in Redis (a reservation, a place in flight) outlives a process that
+    # stopped renewing it; renewed every third of it while its request runs.
+    lease_ttl: float = Field(default=30.0, ge=0.5, le=3600.0)
     # Deprecated: accounting.flush_interval (when set here, it wins, for old configs).
     spend_flush_interval: PositiveSeconds = 1.0
 

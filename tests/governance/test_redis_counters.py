@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
+
+import redis.exceptions
 
 from bastion.store.counters import (
     BudgetCheck,
@@ -85,5 +88,31 @@ async def test_scripts_flushed_from_redis_are_loaded_again(
         )
         (state,) = await counters.budgets(["budget:key:s:total"])
         assert (state.spent, state.reserved) == (7, 0)
+    finally:
+        await counters.close()
+
+
+async def test_a_kept_connection_that_was_dropped_or_sat_idle_is_replaced(
+    redis_url: str, redis_prefix: str
+) -> None:
+    counters = _counters(redis_url, redis_prefix)
+    windows = (WindowCheck("rpm:key:c", 100, 1),)
+    try:
+        now = time.time()
+        assert (await counters.admit(Plan(windows=windows, ticket="c1"), now)).ok
+        ((conn, _),) = counters._spare  # kept for the next call
+        await conn.disconnect()  # dropped on this side: connects again
+        assert (await counters.admit(Plan(windows=windows, ticket="c2"), now)).ok
+        # Idle past the limit: back to the pool, whose checkout tests it.
+        counters._spare = [(c, since - 60) for c, since in counters._spare]
+        admission = await counters.admit(Plan(windows=windows, ticket="c3"), now)
+        assert admission.window_used == [3] and len(counters._spare) == 1
+        # Killed by Redis: at most the call on it fails, the next finds a new one.
+        ((conn, _),) = counters._spare
+        await conn.send_command("CLIENT", "ID")
+        await counters._redis.client_kill_filter(_id=await conn.read_response())
+        with contextlib.suppress(redis.exceptions.ConnectionError, OSError):
+            await counters.admit(Plan(windows=windows, ticket="c4"), now)
+        assert (await counters.admit(Plan(windows=windows, ticket="c5"), now)).ok
     finally:
         await counters.close()

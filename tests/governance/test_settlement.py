@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 import redis.exceptions
 
-from bastion.store.counters import Admission, Plan, Settlement
+from bastion.store.counters import Admission, Plan, Rules, Settlement
 from tests.fakes.openai_upstream import DEFAULT_API_KEY, FakeOpenAI
 from tests.governance.helpers import NANO_PER_TOKEN, Client, client, governed_gateway, settings
 
@@ -161,14 +161,14 @@ async def test_an_admission_whose_reply_was_lost_is_released(
 
         user, _ = await _key(admin, budget=_budget(5), max_concurrent=1)
         monkeypatch.setattr(counters, "admit", reply_lost)
-        admit_now = getattr(counters, "admit_now", None)
-        if admit_now is not None:  # memory: the Limits stage admits synchronously
+        admit_rules = getattr(counters, "admit_rules", None)
+        if admit_rules is not None:  # memory: the Limits stage admits synchronously
 
-            def lost_now(plan: Plan, now: float) -> Admission:
-                admit_now(plan, now)
+            def lost_now(rules: Rules, reserve: int, ticket: str, now: float) -> Admission:
+                admit_rules(rules, reserve, ticket, now)
                 raise redis.exceptions.ConnectionError("Connection reset by peer")
 
-            monkeypatch.setattr(gw.gateway.governance.limits, "_admit_now", lost_now)
+            monkeypatch.setattr(gw.gateway.governance.limits, "_admit_rules", lost_now)
         status, error, _ = await user.chat(words=WORDS, max_tokens=3 * WORDS)
         assert (status, error["error"]["code"]) == (503, "limits_unavailable")
         monkeypatch.undo()

@@ -256,3 +256,8 @@ def budget_counter(scope: ScopeLimits, window: PeriodWindow) -> str:
 def budget_ttl(window: PeriodWindow, now: float) -> int:
     """Keep a period's counter a day past its end (for reports); forever for total budgets."""
     return 0 if window.end is None else int(window.end - now) + 86_400
+
+
+def budget_expiry(window: PeriodWindow) -> int:
+    """When a period's counter may go (unix seconds; 0: never): ``budget_ttl`` from the epoch."""
+    return 0 if window.end is None else int(window.end) + 86_400

@@ -43,7 +43,7 @@ class Governance:
         self.bus: Bus
         if config.redis_url is not None:
             client = connect(config.redis_url.get_secret_value())
-            self.counters = RedisCounters(client, settings.redis_prefix)
+            self.counters = RedisCounters(client, settings.redis_prefix, settings.lease_ttl)
             self.bus = RedisBus(client, settings.redis_prefix)
         else:
             self.counters = MemoryCounters()
@@ -83,6 +83,7 @@ class Governance:
         await self.settler.stop()
         await self.ledger.stop()
         await self.counters.close()
+        self.store.close()
         await self.database.close()
 
     async def drain(self) -> None:

@@ -45,22 +45,30 @@ from bastion.governance.policy import (
     PeriodWindow,
     ScopeLimits,
     budget_counter,
-    budget_ttl,
+    budget_expiry,
     period_window,
 )
 from bastion.governance.principal import Principal
-from bastion.store.counters import Admission, BudgetCheck, Counters, Plan, Settlement
+from bastion.store.counters import (
+    NO_RULES,
+    WINDOW_SECONDS,
+    Admission,
+    BudgetLimit,
+    Counters,
+    Plan,
+    Rules,
+    Settlement,
+)
 
 if TYPE_CHECKING:
     from bastion.pipeline import RequestContext
+    from bastion.providers.base import Deployment
 
 log = logging.getLogger("bastion.governance")
 
 
-def _governed(cache: GovernanceCache, ctx: RequestContext) -> KeyEntry | None:
-    principal = ctx.principal
-    if principal is None or principal.kind != "virtual":
-        return None
+def _entry(cache: GovernanceCache, principal: Principal) -> KeyEntry:
+    """A virtual key's entry (the stages check ``principal.kind`` themselves, inline)."""
     entry = cache.entry(principal.id)
     if entry is None:  # removed since authentication
         raise GatewayError(
@@ -83,19 +91,19 @@ class Authorize:
         return entry is not None and entry.policy.allows_model(model)
 
     async def __call__(self, ctx: RequestContext) -> None:
-        entry = _governed(self._cache, ctx)
-        if entry is None:
+        principal = ctx.principal
+        if principal is None or principal.kind != "virtual":
             return
-        policy = entry.policy
+        policy = _entry(self._cache, principal).policy
         if policy.regions:  # data residency: the router keeps to these regions
             ctx.regions = policy.regions
-        if not policy.allows_endpoint(ctx.endpoint):
+        if policy.endpoints is not None and ctx.endpoint not in policy.endpoints:
             raise GatewayError(
                 403,
                 f"This key may not use the {ctx.endpoint} endpoint.",
                 code="endpoint_not_allowed",
             )
-        if not policy.allows_model(ctx.model):
+        if policy.model_rules and not policy.allows_model(ctx.model):
             # Names only the model asked for: nothing about which models exist or are allowed.
             raise GatewayError(
                 403,
@@ -121,13 +129,20 @@ class Authorize:
 class Ticket:
     """What a request holds from admission until it settles."""
 
-    entry: KeyEntry
+    rules: Rules
     price: Price
     reserve: int  # nano-dollars reserved against each budget
-    budgets: tuple[tuple[str, int], ...]  # (counter, ttl)
-    token_windows: tuple[str, ...]
-    gates: tuple[str, ...]
     id: str = ""  # the counters' ticket ("" when nothing was admitted)
+
+
+@dataclass(slots=True)
+class _Compiled:
+    """What a policy's requests check, built once per policy (and budget period)."""
+
+    policy: EffectivePolicy
+    rules: Rules
+    until: float  # when a budget period ends (the budgets' counters change then)
+    headers: tuple[_HeaderGroup, ...]
 
 
 class Limits:
@@ -147,9 +162,11 @@ class Limits:
         self._prices = prices
         self._default_output = default_output_tokens
         self._periods: dict[Period, PeriodWindow] = {}
-        # In-memory counters admit at once (no I/O): no coroutine to create and await.
-        self._admit_now: Callable[[Plan, float], Admission] | None = getattr(
-            counters, "admit_now", None
+        self._compiled: dict[int, _Compiled] = {}  # id(policy) -> (it holds the policy)
+        self._priced: dict[int, tuple[Deployment, Price]] = {}  # id(deployment) -> price
+        # In-memory counters admit at once (no I/O): no coroutine, no plan to build.
+        self._admit_rules: Callable[[Rules, int, str, float], Admission] | None = getattr(
+            counters, "admit_rules", None
         )
         self._ticket_prefix = secrets.token_hex(8) + "-"
         self._tickets = itertools.count(1)
@@ -160,46 +177,76 @@ class Limits:
             window = self._periods[period] = period_window(period, now)
         return window
 
-    def _next_ticket(self) -> str:
-        # Unique across replicas (a random prefix per process) and cheaper than a uuid4.
-        return f"{self._ticket_prefix}{next(self._tickets):x}"
+    def _price(self, deployment: Deployment) -> tuple[Deployment, Price]:
+        if len(self._priced) >= 4096:
+            self._priced.clear()
+        priced = self._priced[id(deployment)] = (
+            deployment,
+            self._prices.for_deployment(deployment),
+        )
+        return priced
+
+    def _compile(self, policy: EffectivePolicy, now: float) -> _Compiled:
+        budgets = []
+        until = math.inf
+        for scope in policy.budget_scopes:
+            period = self._period(scope.period, now)
+            budgets.append(
+                BudgetLimit(
+                    budget_counter(scope, period), scope.budget_nusd or 0, budget_expiry(period)
+                )
+            )
+            if period.end is not None:
+                until = min(until, period.end)
+        rules = Rules(
+            policy.windows, policy.gates, tuple(budgets), policy.token_windows, policy.gate_keys
+        )
+        if len(self._compiled) >= 4096:  # policies of old cache states
+            self._compiled.clear()
+        compiled = self._compiled[id(policy)] = _Compiled(
+            policy, rules if rules else NO_RULES, until, _header_groups(policy)
+        )
+        return compiled
 
     async def __call__(self, ctx: RequestContext) -> None:
-        entry = _governed(self._cache, ctx)
-        if entry is None or ctx.deployment is None:
+        principal = ctx.principal
+        if principal is None or principal.kind != "virtual":
             return
-        policy = entry.policy
-        price = self._prices.for_deployment(ctx.deployment)
-        reserve = 0
-        budgets: tuple[BudgetCheck, ...] = ()
-        ticket = ""
-        admission: Admission | None = None
-        if policy.windows or policy.gates or policy.budget_scopes:
-            now = time.time()
-            if policy.budget_scopes:
-                reserve = worst_case_nusd(ctx.endpoint, ctx.body, price, self._default_output)
-                checks = []
-                for scope in policy.budget_scopes:
-                    period = self._period(scope.period, now)
-                    checks.append(
-                        BudgetCheck(
-                            budget_counter(scope, period),
-                            scope.budget_nusd or 0,
-                            reserve,
-                            budget_ttl(period, now),
-                        )
-                    )
-                budgets = tuple(checks)
-            ticket = self._next_ticket()
-            plan = Plan(policy.windows, policy.gates, budgets, ticket)
-            if self._admit_now is not None:
-                try:
-                    admission = self._admit_now(plan, now)
-                except Exception as exc:
-                    raise self._failed(plan, exc) from None
-            else:
-                admission = await self._admit(plan, now)
-            if not admission.ok and admission.refused != "window":
+        policy = _entry(self._cache, principal).policy
+        deployment = ctx.deployment
+        if deployment is None:
+            return
+        priced = self._priced.get(id(deployment))
+        if priced is None or priced[0] is not deployment:
+            priced = self._price(deployment)
+        price = priced[1]
+        now = time.time()
+        compiled = self._compiled.get(id(policy))
+        if compiled is None or compiled.policy is not policy or now >= compiled.until:
+            compiled = self._compile(policy, now)
+        rules = compiled.rules
+        if rules is NO_RULES:
+            ctx.ticket = Ticket(rules, price, 0)
+            self._settler.hold()
+            ctx.want_usage = True
+            return
+        reserve = (
+            worst_case_nusd(ctx.endpoint, ctx.body, price, self._default_output)
+            if rules.budgets
+            else 0
+        )
+        # Unique across replicas (a random prefix per process) and cheaper than a uuid4.
+        ticket = f"{self._ticket_prefix}{next(self._tickets):x}"
+        if self._admit_rules is not None:
+            try:
+                admission = self._admit_rules(rules, reserve, ticket, now)
+            except Exception as exc:
+                raise self._failed(rules.plan(reserve, ticket, now), exc) from None
+        else:
+            admission = await self._admit(rules.plan(reserve, ticket, now), now)
+        if not admission.ok:
+            plan = rules.plan(reserve, ticket, now)
+            if admission.refused != "window":
                 # A request of this process may have answered before its settlement
                 # reached the counters (Redis settles in the background): a caller
                 # that sends its next request at once must not be refused for what
@@ -211,24 +258,16 @@ class Limits:
             if not admission.ok:
                 raise _refusal(plan, admission, policy, reserve, now)
         # Admitted: from here the request holds a settlement, whatever happens to it.
-        ctx.ticket = Ticket(
-            entry,
-            price,
-            reserve,
-            tuple((b.key, b.ttl) for b in budgets) if budgets else (),
-            policy.token_windows,
-            policy.gate_keys,
-            ticket,
-        )
+        ctx.ticket = Ticket(rules, price, reserve, ticket)
         self._settler.hold()
-        if admission is not None and policy.windows:
-            ctx.headers.extend(_ratelimit_headers(policy, admission))
+        if compiled.headers:
+            _ratelimit_headers(ctx.headers, compiled.headers, admission)
         ctx.want_usage = True
 
     async def _admit(self, plan: Plan, now: float) -> Admission:
-        if self._admit_now is not None:
+        if self._admit_rules is not None:  # memory: the general path, for a retry
             try:
-                return self._admit_now(plan, now)
+                return self._counters.admit_now(plan, now)  # type: ignore[attr-defined,no-any-return]
             except Exception as exc:
                 raise self._failed(plan, exc) from None
         try:
@@ -320,30 +359,52 @@ _HEADER_NAMES = {
     for unit in ("requests", "tokens")
 }
 
+# One unit's headers: the remaining header's name, its windows' indices and limits,
+# and ready made (limits change only with the policy): for each window the limit
+# header, and the reset header of each whole second a window can take to free a unit.
+_HeaderGroup = tuple[
+    bytes,
+    tuple[int, ...],
+    tuple[int, ...],
+    tuple[tuple[bytes, bytes], ...],
+    tuple[tuple[bytes, bytes], ...],
+]
 
-def _ratelimit_headers(policy: EffectivePolicy, admission: Admission) -> list[tuple[bytes, bytes]]:
-    """The tightest requests and tokens windows, as OpenAI names them."""
-    headers: list[tuple[bytes, bytes]] = []
-    windows = policy.windows
-    used = admission.window_used
-    for names, indices in (
-        (_HEADER_NAMES["requests"], policy.request_windows),
-        (_HEADER_NAMES["tokens"], policy.token_window_indices),
+
+def _header_groups(policy: EffectivePolicy) -> tuple[_HeaderGroup, ...]:
+    groups = []
+    for unit, indices in (
+        ("requests", policy.request_windows),
+        ("tokens", policy.token_window_indices),
     ):
-        tightest = -1
-        least = 0
-        for i in indices:
-            left = windows[i].limit - used[i]
-            if tightest < 0 or left < least:
-                tightest, least = i, left
-        if tightest >= 0:
-            reset = admission.window_reset[tightest]
-            headers += [
-                (names[0], b"%d" % windows[tightest].limit),
-                (names[1], b"%d" % (least if least > 0 else 0)),
-                (names[2], b"%ds" % (math.ceil(reset) if reset > 0 else 0)),
-            ]
-    return headers
+        if indices:
+            limit, remaining, reset = _HEADER_NAMES[unit]
+            limits = tuple(policy.windows[i].limit for i in indices)
+            fixed = tuple((limit, b"%d" % n) for n in limits)
+            resets = tuple((reset, b"%ds" % n) for n in range(WINDOW_SECONDS + 1))
+            groups.append((remaining, indices, limits, fixed, resets))
+    return tuple(groups)
+
+
+def _ratelimit_headers(
+    out: list[tuple[bytes, bytes]], groups: tuple[_HeaderGroup, ...], admission: Admission
+) -> None:
+    """The tightest requests and tokens windows, as OpenAI names them, added to ``out``."""
+    used = admission.window_used
+    for remaining, indices, limits, fixed, resets in groups:
+        i = indices[0]
+        least = limits[0] - used[i]
+        tightest = 0
+        if len(indices) > 1:  # several levels count this unit: the one with least left
+            for j in range(1, len(indices)):
+                left = limits[j] - used[indices[j]]
+                if left < least:
+                    tightest, least, i = j, left, indices[j]
+        reset = admission.window_reset[i]
+        whole = math.ceil(reset) if reset > 0 else 0
+        out.append(fixed[tightest])
+        out.append((remaining, b"%d" % least if least > 0 else b"0"))
+        out.append(resets[whole] if whole <= WINDOW_SECONDS else (resets[0][0], b"%ds" % whole))
 
 
 _MAX_QUEUED = 100_000  # settlements waiting for the counters (Redis unreachable)
@@ -353,9 +414,10 @@ class Settler:
     """Applies settlements off the request path, in order, on one background task.
 
     Each admitted request holds one settlement to come (``hold``), which the Settle
-    finisher hands over (``submit``); ``drain`` waits for all of them to be applied.
-    A batch that fails on a connection error is retried until it applies: tickets
-    make a settlement apply once however often it is sent.
+    finisher hands over (``settle``, or ``submit`` when it is built already); ``drain``
+    waits for all of them to be applied. In-memory counters settle at once, in the
+    finisher. A batch that fails on a connection error is retried until it applies:
+    tickets make a settlement apply once however often it is sent.
     """
 
     def __init__(self, counters: Counters) -> None:
@@ -363,6 +425,9 @@ class Settler:
         # In-memory counters settle at once, in the finisher (no I/O to wait for).
         self._inline: Callable[[Settlement, float], None] | None = getattr(
             counters, "settle_now", None
+        )
+        self._inline_rules: Callable[[Rules, int, int, int, str, float], None] | None = getattr(
+            counters, "settle_rules", None
         )
         self._transient: tuple[type[BaseException], ...] = getattr(counters, "transient_errors", ())
         self._queue: asyncio.Queue[Settlement] = asyncio.Queue()
@@ -378,14 +443,34 @@ class Settler:
     def hold(self) -> None:
         """A request was admitted: its settlement will come."""
         self._held += 1
-        self._idle.clear()
+        if self._held == 1:
+            self._idle.clear()
 
     def submit(self, settlement: Settlement) -> None:
         """The settlement of an admitted request (one per ``hold``)."""
-        self._held = max(self._held - 1, 0)
-        if not self._held:
-            self._idle.set()
+        self._unhold()
         self._enqueue(settlement)
+
+    def settle(self, rules: Rules, tokens: int, reserved: int, actual: int, ticket: str) -> None:
+        """``submit(rules.settlement(...))``, without building it when the counters are
+        in memory (and without sending anything when the rules count nothing)."""
+        if self._held > 0:
+            self._held -= 1
+            if not self._held:
+                self._idle.set()
+        if rules is NO_RULES:  # a policy that counts nothing: its requests settle their cost
+            return
+        now = time.time()
+        if self._inline_rules is not None:
+            self._inline_rules(rules, tokens, reserved, actual, ticket, now)
+        else:
+            self._enqueue(rules.settlement(tokens, reserved, actual, ticket, now))
+
+    def _unhold(self) -> None:
+        if self._held > 0:
+            self._held -= 1
+            if not self._held:
+                self._idle.set()
 
     def release(self, settlement: Settlement) -> None:
         """Release what an admission that failed midway may have applied (no ``hold``)."""
@@ -511,12 +596,4 @@ class Settle:
         else:
             cost = 0  # refused or failed before the upstream did any work
         ctx.charged_nusd = cost
-        reserve = ticket.reserve
-        self._settler.submit(
-            Settlement(
-                tuple([(key, tokens) for key in ticket.token_windows]),
-                ticket.gates,
-                tuple([(key, reserve, cost, ttl) for key, ttl in ticket.budgets]),
-                ticket.id,
-            )
-        )
+        self._settler.settle(ticket.rules, tokens, ticket.reserve, cost, ticket.id)

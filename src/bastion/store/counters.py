@@ -19,6 +19,10 @@ is atomic because it never awaits inside ``admit``; the Redis twin
   only while it is recorded, then removes it. A settlement can so be retried
   after an error, or sent for an admission whose outcome is unknown (a lost
   reply, a cancelled call): it releases what was reserved once, or nothing.
+- In Redis a ticket's holds (places, reservations) are also leases, which its
+  process renews and any admission reclaims once lapsed, so a process that dies
+  mid-request does not keep them (``store/redis_counters.py``). In memory the
+  holds die with the process: no leases.
 """
 
 from __future__ import annotations
@@ -83,6 +87,64 @@ class Settlement:
     gates: tuple[str, ...] = ()  # released
     budgets: tuple[tuple[str, int, int, int], ...] = ()  # (key, reserved, actual, ttl)
     ticket: str = ""  # applied only while this ticket is recorded; "" always applies
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetLimit:
+    key: str
+    limit: int  # nano-dollars
+    # Unix seconds the counter is kept until (its period's end and a margin); 0: forever.
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The counters one policy checks, built once per policy and budget period.
+
+    What a request adds to them is its ticket and its reservation (the same for
+    every budget): :meth:`plan` and :meth:`settlement` give the general protocol's
+    per-request objects; :class:`MemoryCounters` takes the rules themselves.
+    """
+
+    windows: tuple[WindowCheck, ...] = ()
+    gates: tuple[GateCheck, ...] = ()
+    budgets: tuple[BudgetLimit, ...] = ()
+    token_windows: tuple[str, ...] = ()  # windows whose tokens are added at settlement
+    gate_keys: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.windows or self.gates or self.budgets)
+
+    def plan(self, reserve: int, ticket: str, now: float) -> Plan:
+        now_s = int(now)
+        return Plan(
+            self.windows,
+            self.gates,
+            tuple(
+                BudgetCheck(b.key, b.limit, reserve, _ttl(b.expires_at, now_s))
+                for b in self.budgets
+            ),
+            ticket,
+        )
+
+    def settlement(
+        self, tokens: int, reserved: int, actual: int, ticket: str, now: float
+    ) -> Settlement:
+        """What settling a request of these rules applies (``tokens`` 0: none added)."""
+        now_s = int(now)
+        return Settlement(
+            tuple((key, tokens) for key in self.token_windows) if tokens > 0 else (),
+            self.gate_keys,
+            tuple((b.key, reserved, actual, _ttl(b.expires_at, now_s)) for b in self.budgets),
+            ticket,
+        )
+
+
+NO_RULES = Rules()  # what a policy without counted limits checks: nothing
+
+
+def _ttl(expires_at: int, now_s: int) -> int:
+    return max(expires_at - now_s, 1) if expires_at else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +272,103 @@ class MemoryCounters:
         if not self._admissions & 4095:
             self._prune(now)
         return Admission(True, None, -1, 0.0, used, reset, left)
+
+    def admit_rules(self, rules: Rules, reserve: int, ticket: str, now: float) -> Admission:
+        """``admit_now`` of ``rules.plan(reserve, ticket, now)``, without building the plan:
+        the Limits stage's path (per request, so written out rather than factored)."""
+        now_s = int(now)
+        oldest = now_s - WINDOW_SECONDS
+        found = self._windows
+        windows: list[_Window] = []
+        for check in rules.windows:
+            window = found.get(check.key)
+            if window is None:
+                window = found[check.key] = _Window()
+            elif window.buckets and window.buckets[0][0] <= oldest:
+                window.prune(now_s)
+            excess = window.total + (check.add or 1) - check.limit
+            if excess > 0:
+                buckets = [(s, c) for s, c in window.buckets]
+                retry = window_retry_after(buckets, excess, now)
+                return Admission(False, "window", len(windows), retry)
+            windows.append(window)
+        gates = self._gates
+        if rules.gates:
+            for i, gate in enumerate(rules.gates):
+                if gates.get(gate.key, 0) >= gate.limit:
+                    return Admission(False, "gate", i, 1.0)
+        states: list[list[int]] = []
+        budgets = self._budgets
+        for limit in rules.budgets:
+            state = budgets.get(limit.key)
+            if state is None or (state[2] and state[2] < now):
+                state = budgets[limit.key] = [0, 0, 0]
+            if state[0] + state[1] + reserve > limit.limit:
+                return Admission(False, "budget", len(states), 1.0 if state[1] else -1.0)
+            states.append(state)
+        # Every check passed: apply them all.
+        used: list[int] = []
+        reset: list[float] = []
+        for check, window in zip(rules.windows, windows):  # noqa: B905 (same length)
+            if check.add > 0:
+                held = window.buckets
+                if held and held[-1][0] == now_s:
+                    held[-1][1] += check.add
+                else:
+                    held.append([now_s, check.add])
+                window.total += check.add
+            used.append(window.total)
+            held = window.buckets
+            reset.append(held[0][0] + WINDOW_SECONDS - now if held else 0.0)
+        if rules.gates:
+            for gate in rules.gates:
+                gates[gate.key] = gates.get(gate.key, 0) + 1
+        left: list[int] = []
+        for limit, state in zip(rules.budgets, states):  # noqa: B905 (same length)
+            state[1] += reserve
+            state[2] = limit.expires_at
+            left.append(limit.limit - state[0] - state[1])
+        if ticket:
+            self._tickets.add(ticket)
+        self._admissions += 1
+        if not self._admissions & 4095:
+            self._prune(now)
+        return Admission(True, None, -1, 0.0, used, reset, left)
+
+    def settle_rules(
+        self, rules: Rules, tokens: int, reserved: int, actual: int, ticket: str, now: float
+    ) -> None:
+        """``settle_now`` of ``rules.settlement(tokens, reserved, actual, ticket, now)``."""
+        if ticket:
+            tickets = self._tickets
+            if ticket not in tickets:
+                return  # settled already, or never admitted
+            tickets.remove(ticket)
+        now_s = int(now)
+        if tokens > 0:
+            found = self._windows
+            for key in rules.token_windows:
+                window = found.get(key)
+                if window is None:
+                    window = found[key] = _Window()
+                window.prune(now_s)
+                window.add(now_s, tokens)
+        if rules.gate_keys:
+            gates = self._gates
+            for key in rules.gate_keys:
+                left = gates.get(key, 0) - 1
+                if left > 0:
+                    gates[key] = left
+                else:
+                    gates.pop(key, None)
+        budgets = self._budgets
+        for limit in rules.budgets:
+            state = budgets.get(limit.key)
+            if state is None or (state[2] and state[2] < now):
+                state = budgets[limit.key] = [0, 0, 0]
+            state[0] += actual
+            state[1] = state[1] - reserved if state[1] > reserved else 0
+            state[2] = limit.expires_at
 
     async def settle(self, settlement: Settlement, now: float) -> None:
         self.settle_now(settlement, now)
