@@ -12,6 +12,10 @@ import orjson
 import pytest
 from aiohttp import web
 
+from bastion.errors import GatewayError
+from bastion.observability.otlp import OTLPExporter
+from bastion.observability.settings import TracingConfig
+from bastion.observability.tracing import Tracer, _current
 from tests.conftest import CLIENT_KEY, free_port, gateway_config, run_gateway
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -283,3 +287,73 @@ async def test_failures_and_odd_names_traced() -> None:
         assert attempt["attributes"]["http.response.status_code"] == 500
         assert attempt["attributes"]["error.type"] == "500"
         assert attempt["status"] == {"code": 2}
+
+
+async def test_one_post_per_flush_and_stop_drains() -> None:
+    """Spans queued while a batch is being posted wait for the next round (one request a
+    round, not one per round trip); stopping posts whatever is left."""
+    bodies: list[dict[str, Any]] = []
+    release, arrived = asyncio.Event(), asyncio.Event()
+
+    async def export(request: web.Request) -> web.Response:
+        bodies.append(orjson.loads(await request.read()))
+        arrived.set()
+        await release.wait()
+        return web.json_response({})
+
+    otlp = web.Application()
+    otlp.router.add_post("/v1/traces", export)
+    serving = _serve(otlp)
+    url = await serving.__anext__()
+    try:
+        exporter = OTLPExporter(url + "/v1/traces", {}, {"service.name": "t"}, ("t", "1"))
+        exporter.start()
+        span = {"traceId": "01" * 16, "spanId": "02" * 8, "name": "a", "kind": 1}
+        exporter.add([span])
+        posting = asyncio.create_task(exporter.flush())
+        await asyncio.wait_for(arrived.wait(), 10)
+        exporter.add([{**span, "name": "b"}, {**span, "name": "c"}])  # during the post
+        release.set()
+        await posting
+        assert exporter.exported == 1 and exporter.pending == 2
+        assert len(bodies) == 1
+        await exporter.stop()
+        assert exporter.exported == 3 and exporter.pending == 0
+        names = [
+            [s["name"] for s in b["resourceSpans"][0]["scopeSpans"][0]["spans"]] for b in bodies
+        ]
+        assert names == [["a"], ["b", "c"]]
+    finally:
+        await serving.aclose()
+
+
+async def test_traced_stages_record_each_stage_and_a_failure() -> None:
+    """One wrapper times every admission stage; a failing stage is recorded with its
+    error code and the error still propagates."""
+
+    class Passes:
+        async def __call__(self, ctx: Any) -> None:
+            return None
+
+    class Refuses:
+        async def __call__(self, ctx: Any) -> None:
+            raise GatewayError(403, "no", code="model_not_allowed")
+
+    tracer = Tracer(TracingConfig(enabled=True, endpoint="http://127.0.0.1:9/v1/traces"))
+    stages = tracer.wrap_stages([Passes(), Refuses(), Passes()], ["authorize", "limits", "x"])
+    trace = tracer.begin({"headers": []})
+    token = _current.set(trace)
+    try:
+        with pytest.raises(GatewayError):
+            await stages(None)
+    finally:
+        _current.reset(token)
+    assert [(name, error) for name, _, _, error in trace.stages] == [
+        ("authorize", None),
+        ("limits", "model_not_allowed"),
+    ]
+    assert all(start <= end for _, start, end, _ in trace.stages)
+    recorded = list(trace.stages)
+    with pytest.raises(GatewayError):  # untraced: the stages run, nothing is recorded
+        await stages(None)
+    assert trace.stages == recorded

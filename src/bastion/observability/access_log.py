@@ -1,9 +1,11 @@
 """Structured access logs: one JSON line per request, written off the event loop.
 
-The finisher serialises the line (orjson) and appends it to a list; a background
-task hands what gathered to a thread that writes it, every ``flush_interval``.
-So a slow terminal or disk never stalls a request. Past ``max_pending`` lines
-(the destination is stuck) new lines are dropped and counted.
+The finisher encodes the line (from a template, see :class:`AccessLog`) and appends it
+to a queue; a writer thread, woken by the first line after a write, waits
+``flush_interval`` for more and writes what gathered in one call. So a slow terminal or
+disk never stalls a request, an idle gateway does no work for its log, and a busy one
+pays no event-loop-to-thread hand-off per write. Past ``max_pending`` lines (the
+destination is stuck) new lines are dropped and counted.
 
 A line never holds a key (principals appear by id) nor a body, unless
 ``include_bodies`` is switched on for debugging: then the request body as sent
@@ -13,96 +15,163 @@ upstream is added.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sys
+import threading
 import time
-from typing import IO, TYPE_CHECKING
+from collections import deque
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
-from bastion.observability.facts import RequestFacts, attempts_json
+from bastion.observability.facts import RequestFacts
 from bastion.observability.settings import AccessLogConfig
 
 if TYPE_CHECKING:
     from bastion.pipeline import RequestContext
+    from bastion.routing.attempts import Attempt
 
 log = logging.getLogger("bastion.access")
 
 
-class _Clock:
-    """RFC 3339 timestamps; the seconds part is formatted once per second."""
-
-    __slots__ = ("_prefix", "_second")
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
-
-    def __call__(self, at: float) -> str:
-        second = int(at)
-        if second != self._second:
-            self._second = second
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
-        return f"{self._prefix}{int((at - second) * 1000):03d}Z"
-
-
 _LEVELS = ("info", "warning", "error")
+# The fields a line's template holds as constants (they repeat from request to request).
+_CONSTANT = (
+    "endpoint",
+    "ingress",
+    "model",
+    "deployment",
+    "provider",
+    "stream",
+    "status",
+    "error",
+    "key_id",
+    "org_id",
+    "team_id",
+    "user_id",
+    "app_id",
+)
+_TEMPLATE_LIMIT = 10_000
 
 
 class AccessLog:
+    """The lines are encoded from templates: what repeats between requests (model,
+    deployment, status, principal ids, ...) is JSON made once per combination (bounded);
+    per request one orjson call formats the numbers, which JSON writes without commas, so
+    one ``split`` hands them to the template, and one ``%`` makes the line. The result is
+    the bytes ``orjson.dumps`` of the line's dict would give."""
+
     def __init__(self, settings: AccessLogConfig) -> None:
         self.settings = settings
-        self._pending: list[bytes] = []
-        self._clock = _Clock()
+        # Appended by the event loop, taken from the left by the writer (deque: both are
+        # atomic, no lock on the request path).
+        self._pending: deque[bytes] = deque()
+        self._second = -1  # the time field's seconds part, formatted once per second
+        self._prefix = b""
         self._bodies = settings.include_bodies
         self._max = settings.max_pending
+        self._templates: dict[tuple[Any, ...], bytes] = {}
+        self._attempts: dict[tuple[str, int, str | None], bytes] = {}
         self.dropped = 0
         self.errors = 0
-        self._task: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
         self._stream: IO[bytes] | None = None
-        self._lock = asyncio.Lock()
+        self._write_lock = threading.Lock()  # one taker at a time: the writer or flush()
+        self._wake = threading.Event()  # set by the first line the writer has not seen
+        self._stopping = threading.Event()
 
     def __call__(self, f: RequestFacts, ctx: RequestContext) -> None:
         if len(self._pending) >= self._max:
             self.dropped += 1
             return
-        status = f.status
+        key = (
+            f.endpoint,
+            f.ingress,
+            f.model,
+            f.deployment,
+            f.provider,
+            f.stream,
+            f.status,
+            f.error,
+            f.key_id,
+            f.org_id,
+            f.team_id,
+            f.user_id,
+            f.app_id,
+        )
+        template = self._templates.get(key)
+        if template is None:
+            template = _template(key)
+            if len(self._templates) < _TEMPLATE_LIMIT:
+                self._templates[key] = template
+        at = f.at
+        second = int(at)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)).encode()
         duration, upstream, ttft, cost = f.duration_ns, f.upstream_ns, f.ttft_ns, f.cost_nusd
-        # One dict, one orjson call: the line is the facts' summary after time, level, logger.
-        line = {
-            "time": self._clock(f.at),
-            "level": _LEVELS[0 if status < 400 else 1 if status < 500 else 2],
-            "logger": "bastion.access",
-            "request_id": f.request_id,
-            "at": f.at,
-            "endpoint": f.endpoint,
-            "ingress": f.ingress,
-            "model": f.model,
-            "deployment": f.deployment,
-            "provider": f.provider,
-            "stream": f.stream,
-            "status": status,
-            "error": f.error,
-            "key_id": f.key_id,
-            "org_id": f.org_id,
-            "team_id": f.team_id,
-            "user_id": f.user_id,
-            "app_id": f.app_id,
-            "prompt_tokens": f.prompt_tokens,
-            "completion_tokens": f.completion_tokens,
-            "cached_tokens": f.cached_tokens,
-            "cost_usd": None if cost is None else cost / 1e9,
-            "latency_ms": duration / 1e6,
-            "upstream_ms": upstream / 1e6,
-            "gateway_ms": (duration - upstream) / 1e6 if duration > upstream else 0.0,
-            "ttft_ms": None if ttft is None else ttft / 1e6,
-            "attempts": attempts_json(f.attempts) if f.attempts else None,
-            "verdicts": f.verdicts,
-        }
-        if self._bodies:
-            line["request_body"] = ctx.body
-        self._pending.append(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+        attempts = f.attempts
+        numbers: tuple[float | None, ...] = (
+            at,
+            f.prompt_tokens,
+            f.completion_tokens,
+            f.cached_tokens,
+            None if cost is None else cost / 1e9,
+            duration / 1e6,
+            upstream / 1e6,
+            (duration - upstream) / 1e6 if duration > upstream else 0.0,
+            None if ttft is None else ttft / 1e6,
+        )
+        if attempts:
+            if len(attempts) == 1:
+                numbers += (attempts[0].latency_ms,)
+            else:
+                numbers += tuple(a.latency_ms for a in attempts)
+        encoded = orjson.dumps(numbers)[1:-1].split(b",")
+        verdicts = f.verdicts
+        pending = self._pending
+        pending.append(
+            template
+            % (
+                self._prefix,
+                int((at - second) * 1000),
+                orjson.dumps(f.request_id),
+                *encoded[:9],
+                self._encode_attempts(attempts, encoded) if attempts else b"null",
+                orjson.dumps(verdicts) if verdicts is not None else b"null",
+                b',"request_body":%s' % orjson.dumps(ctx.body) if self._bodies else b"",
+            )
+        )
+        if len(pending) == 1:  # the first since the writer took the lines: wake it
+            self._wake.set()
+
+    def _encode_attempts(self, attempts: Sequence[Attempt], numbers: list[bytes]) -> bytes:
+        """``attempts_json`` as JSON: each attempt's constant part made once, then its
+        latency (``numbers``, from the tenth on)."""
+        heads = self._attempts
+        if len(attempts) == 1:
+            a = attempts[0]
+            head = heads.get((a.deployment.label, a.status, a.error))
+            if head is None:
+                head = self._attempt_head(a)
+            return b"[%s%s}]" % (head, numbers[9])
+        parts = []
+        for i, a in enumerate(attempts):
+            head = heads.get((a.deployment.label, a.status, a.error))
+            if head is None:
+                head = self._attempt_head(a)
+            parts.append(head + numbers[9 + i] + b"}")
+        return b"[%s]" % b",".join(parts)
+
+    def _attempt_head(self, a: Attempt) -> bytes:
+        """An attempt's JSON up to its latency's value (kept, bounded)."""
+        label = a.deployment.label
+        head = orjson.dumps({"deployment": label, "status": a.status, "error": a.error, "ms": 0})
+        head = head[: -len(b'"ms":0}')] + b'"latency_ms":'
+        if len(self._attempts) < _TEMPLATE_LIMIT:
+            self._attempts[label, a.status, a.error] = head
+        return head
 
     @property
     def pending(self) -> int:
@@ -116,36 +185,75 @@ class AccessLog:
             self._stream = sys.stderr.buffer
         else:
             self._stream = open(destination, "ab")  # noqa: SIM115 - closed in stop()
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="bastion-access-log")
+        if self._thread is None:
+            self._stopping.clear()
+            self._thread = threading.Thread(
+                target=self._writer, name="bastion-access-log", daemon=True
+            )
+            self._thread.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._thread is not None:
+            self._stopping.set()
+            self._wake.set()
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
         await self.flush()
         if self._stream is not None and self.settings.destination not in ("stdout", "stderr"):
             self._stream.close()
         self._stream = None
 
     async def flush(self) -> None:
-        async with self._lock:
-            if not self._pending or self._stream is None:
-                return
-            data = b"".join(self._pending)
-            self._pending.clear()
+        """Write what is queued now (off the event loop)."""
+        if self._pending and self._stream is not None:
+            await asyncio.to_thread(self._write_pending)
+
+    def _writer(self) -> None:
+        """The writer thread: sleeps until a line comes, gathers for ``flush_interval``,
+        writes; lines that came during the write wake it again at once."""
+        while True:
+            self._wake.wait()
+            if self._stopping.wait(self.settings.flush_interval):
+                return  # stop() writes what is left
+            self._wake.clear()
             try:
-                await asyncio.to_thread(_write, self._stream, data)
+                self._write_pending()
+            except Exception:  # keep writing later lines whatever happened to these
+                log.exception("the access-log writer failed")
+            if self._pending:
+                self._wake.set()
+
+    def _write_pending(self) -> None:
+        with self._write_lock:
+            pending, stream = self._pending, self._stream
+            count = len(pending)  # only this taker removes lines, so count are there
+            if not count or stream is None:
+                return
+            data = b"".join([pending.popleft() for _ in range(count)])
+            try:
+                _write(stream, data)
             except OSError as exc:
                 self.errors += 1
                 log.error("could not write the access log (%s)", exc.strerror or exc)
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.flush_interval)
-            await self.flush()
+
+def _template(key: tuple[Any, ...]) -> bytes:
+    """A line's template: its constant fields as JSON (``%`` doubled), slots for the rest."""
+    constant = dict(zip(_CONSTANT, key, strict=True))
+    status = constant["status"]
+    level = _LEVELS[0 if status < 400 else 1 if status < 500 else 2]
+    middle = orjson.dumps(constant)[1:-1].replace(b"%", b"%%")
+    return b"".join(
+        (
+            b'{"time":"%s%03dZ","level":"',
+            level.encode(),
+            b'","logger":"bastion.access","request_id":%s,"at":%s,',
+            middle,
+            b',"prompt_tokens":%s,"completion_tokens":%s,"cached_tokens":%s,"cost_usd":%s',
+            b',"latency_ms":%s,"upstream_ms":%s,"gateway_ms":%s,"ttft_ms":%s',
+            b',"attempts":%s,"verdicts":%s%s}\n',
+        )
+    )
 
 
 def _write(stream: IO[bytes], data: bytes) -> None:

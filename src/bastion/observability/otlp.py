@@ -120,33 +120,41 @@ class OTLPExporter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self.flush()
+        while self._pending and self._session is not None:  # what came in meanwhile too
+            await self.flush()
         if self._session is not None:
             await self._session.close()
             self._session = None
 
     async def flush(self) -> None:
-        while self._pending and self._session is not None:
-            fragments, self._pending = self._pending, []
-            count, self._count = self._count, 0
-            body = b"".join((self._head, b",".join(fragments), b"]}]}]}"))
-            content_type = "application/json"
-            if self.encoding == "protobuf":
-                body = await asyncio.to_thread(_protobuf, body)
-                content_type = "application/x-protobuf"
-            try:
-                async with self._session.post(
-                    self.endpoint,
-                    data=body,
-                    headers={**self.headers, "content-type": content_type},
-                ) as response:
-                    await response.read()
-                    if response.status >= 300:
-                        raise RuntimeError(f"HTTP {response.status}")
-                self.exported += count
-            except Exception as exc:
-                self.dropped += count
-                log.warning("could not export %d spans (%s)", count, exc)
+        """Post what is queued, as one request.
+
+        Once: spans that arrive while it is posted wait for the next round (``interval``,
+        or sooner past ``batch`` spans), so that under steady traffic the collector gets
+        one request a second, not one per post's round trip.
+        """
+        if not self._pending or self._session is None:
+            return
+        fragments, self._pending = self._pending, []
+        count, self._count = self._count, 0
+        body = b"".join((self._head, b",".join(fragments), b"]}]}]}"))
+        content_type = "application/json"
+        if self.encoding == "protobuf":
+            body = await asyncio.to_thread(_protobuf, body)
+            content_type = "application/x-protobuf"
+        try:
+            async with self._session.post(
+                self.endpoint,
+                data=body,
+                headers={**self.headers, "content-type": content_type},
+            ) as response:
+                await response.read()
+                if response.status >= 300:
+                    raise RuntimeError(f"HTTP {response.status}")
+            self.exported += count
+        except Exception as exc:
+            self.dropped += count
+            log.warning("could not export %d spans (%s)", count, exc)
 
     async def _run(self) -> None:
         while True:

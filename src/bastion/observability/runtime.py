@@ -89,9 +89,10 @@ class Observability:
         tracer = self.tracer
         if tracer is not None:
             pipeline.authenticate = tracer.wrap_stage(pipeline.authenticate, "authenticate")
-            pipeline.stages = tuple(
-                tracer.wrap_stage(stage, _stage_name(stage)) for stage in pipeline.stages
-            )
+            stages = pipeline.stages
+            if stages:  # one wrapper times them all (see TracedStages)
+                names = [_stage_name(stage) for stage in stages]
+                pipeline.stages = (tracer.wrap_stages(stages, names),)
             transport.hook = tracer
 
     def wrap_routes(self, routes: dict[K, ASGIApp]) -> dict[K, ASGIApp]:

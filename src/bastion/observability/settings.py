@@ -66,6 +66,8 @@ class TracingConfig(BaseModel):
     encoding: Literal["json", "protobuf"] = "json"
     service_name: str = Field(default="bastion", min_length=1)
     sample_ratio: float = Field(default=1.0, ge=0, le=1)
+    # Spans are sent every this many seconds (sooner once 2,048 are waiting).
+    export_interval: float = Field(default=1.0, gt=0, le=60)
     # Pass a traceparent to upstream providers (W3C trace context).
     propagate_upstream: bool = True
 

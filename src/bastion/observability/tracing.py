@@ -6,12 +6,14 @@ The caller's W3C ``traceparent`` is continued, and each upstream attempt is sent
 own ``traceparent`` by the transport's hook, so the provider's trace joins ours.
 
 The request path only takes timestamps: the ASGI wrapper opens a :class:`RequestTrace`
-in a context variable, stage wrappers and the transport hook add marks to it, and
-the spans are encoded after the response went out, straight to OTLP JSON bytes, what
-repeats between requests (a stage's span, a model's or a deployment's attributes)
-encoded once and cached (the OpenTelemetry SDK's span objects and protobuf encoding cost
-about 120 us a request, this well under a tenth of that), and posted in batches by
-:class:`~bastion.observability.otlp.OTLPExporter`.
+in a context variable, one wrapper around the admission stages (:class:`TracedStages`),
+one around authentication and the transport hook add marks to it, and the spans are
+encoded after the response went out, straight to OTLP JSON bytes from span templates
+made once per combination of what repeats between requests (the root's model,
+deployment, status and principal; a stage's name; an attempt's deployment and outcome),
+so per request only ids, times and a few values are formatted in (the OpenTelemetry
+SDK's span objects and protobuf encoding cost about 120 us a request, this well under a
+tenth of that), and posted in batches by :class:`~bastion.observability.otlp.OTLPExporter`.
 With tracing off this module is not imported and nothing is wrapped.
 """
 
@@ -21,7 +23,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +92,13 @@ def current() -> RequestTrace | None:
     return _current.get()
 
 
+def _error_type(exc: BaseException) -> str | None:
+    """A failed stage's ``error.type``: its error code, else the exception's class."""
+    if isinstance(exc, Exception):  # not a cancellation
+        return getattr(exc, "code", None) or type(exc).__name__
+    return None
+
+
 class TracedStage:
     """A pipeline stage that records its time in the request's trace."""
 
@@ -106,15 +115,40 @@ class TracedStage:
         try:
             await self._stage(ctx)
         except BaseException as exc:
-            error = None
-            if isinstance(exc, Exception):  # not a cancellation
-                error = getattr(exc, "code", None) or type(exc).__name__
-            trace.stages.append((self.name, start, _now(), error))
+            trace.stages.append((self.name, start, _now(), _error_type(exc)))
             raise
         trace.stages.append((self.name, start, _now(), None))
 
     def __getattr__(self, name: str) -> Any:  # e.g. Authorize.allows
         return getattr(self._stage, name)
+
+
+class TracedStages:
+    """The admission stages as one stage that records each one's time in the trace.
+
+    One coroutine runs them all and takes the timestamps between them, where a wrapper
+    per stage would add a coroutine (and its frame) per stage to every request.
+    """
+
+    def __init__(self, stages: Sequence[Stage], names: Sequence[str]) -> None:
+        self.stages = tuple(stages)
+        self._named = tuple(zip(names, self.stages, strict=True))
+
+    async def __call__(self, ctx: RequestContext) -> None:
+        trace = _current.get()
+        if trace is None:
+            for stage in self.stages:
+                await stage(ctx)
+            return
+        marks = trace.stages
+        for name, stage in self._named:
+            start = _now()
+            try:
+                await stage(ctx)
+            except BaseException as exc:
+                marks.append((name, start, _now(), _error_type(exc)))
+                raise
+            marks.append((name, start, _now(), None))
 
 
 class Tracer:
@@ -128,6 +162,7 @@ class Tracer:
             {"service.name": settings.service_name, "service.version": __version__},
             ("bastion", __version__),
             settings.encoding,
+            interval=settings.export_interval,
         )
         self._ratio_bound = int(settings.sample_ratio * (1 << 64))
         self._propagate = settings.propagate_upstream
@@ -167,6 +202,9 @@ class Tracer:
     def wrap_stage(self, stage: Stage, name: str) -> TracedStage:
         return TracedStage(stage, name)
 
+    def wrap_stages(self, stages: Sequence[Stage], names: Sequence[str]) -> TracedStages:
+        return TracedStages(stages, names)
+
     def __call__(self, f: RequestFacts, ctx: RequestContext) -> None:
         """The observing finisher's part: the facts the request span is described by."""
         trace = _current.get()
@@ -203,9 +241,11 @@ class Tracer:
     def export(self, trace: RequestTrace, end_ns: int) -> None:
         """Encode the request's spans from its marks and queue them for the exporter.
 
-        Straight to OTLP JSON bytes: what repeats from request to request (a stage's
-        span name and attributes, a model's, a deployment's) is encoded once and
-        cached; per request only ids, times and the few unique values are formatted.
+        Straight to OTLP JSON bytes, each span from a template cached by what repeats
+        between requests (the root's by its model, deployment, status, principal and
+        which optional attributes it has; a stage's by its name; an attempt's by its
+        deployment and outcome): per request only ids, times and the few unique values
+        (request id, durations, tokens, cost) are formatted in, one ``%`` per span.
         """
         f = trace.facts
         if f is None:
@@ -213,165 +253,201 @@ class Tracer:
         tid = b"%032x" % trace.trace_id
         root_id = b"%016x" % trace.span_id
         shift = trace.wall0 - trace.perf0  # perf_counter ns -> Unix ns
-        endpoint = "embeddings" if f.endpoint == "embeddings" else "chat"
-        parts = [
-            _cached(_ROOT, (endpoint, f.model), _root_head),
-            _label(("http.response.status_code", f.status)),
-            b'{"key":"bastion.request_id","value":{"stringValue":%s}}' % orjson.dumps(f.request_id),
-            _label(("bastion.stream", f.stream)),
-            _label(("bastion.ingress", f.ingress)),
-            b'{"key":"bastion.gateway_ms","value":{"doubleValue":%s}}'
-            % orjson.dumps(max(f.duration_ns - f.upstream_ns, 0) / 1e6),
-        ]
-        if f.provider:
-            parts.append(_label(("gen_ai.provider.name", f.provider)))
-        if f.deployment:
-            parts.append(_cached(_DEPLOYMENT, f.deployment, _deployment_attrs))
-        if f.prompt_tokens or f.completion_tokens:
-            parts.append(
-                b'{"key":"gen_ai.usage.input_tokens","value":{"intValue":"%d"}},'
-                b'{"key":"gen_ai.usage.output_tokens","value":{"intValue":"%d"}}'
-                % (f.prompt_tokens, f.completion_tokens)
-            )
-        if f.cost_nusd is not None:
-            parts.append(
-                b'{"key":"bastion.cost_usd","value":{"doubleValue":%s}}'
-                % orjson.dumps(f.cost_nusd / 1e9)
-            )
-        if f.ttft_ns is not None:
-            parts.append(
-                b'{"key":"bastion.ttft_ms","value":{"doubleValue":%s}}'
-                % orjson.dumps(f.ttft_ns / 1e6)
-            )
-        for name in _PRINCIPAL_IDS:
-            value = getattr(f, name)
-            if value:
-                parts.append(_label(("bastion." + name, value)))
-        if f.error:
-            parts.append(_label(("error.type", f.error)))
+        tokens = f.prompt_tokens or f.completion_tokens
+        cost, ttft = f.cost_nusd, f.ttft_ns
+        key = (
+            f.endpoint,
+            f.model,
+            f.status,
+            f.stream,
+            f.ingress,
+            f.provider,
+            f.deployment,
+            f.key_id,
+            f.org_id,
+            f.team_id,
+            f.user_id,
+            f.app_id,
+            f.error,
+            bool(tokens),
+            cost is not None,
+            ttft is not None,
+        )
+        template = _ROOTS.get(key)
+        if template is None:
+            template = _root_template(key)
+            if len(_ROOTS) < _CACHE_LIMIT:
+                _ROOTS[key] = template
         extra = b""
         if trace.parent_id is not None:
             extra = b'"parentSpanId":"%016x",' % trace.parent_id
         if trace.tracestate:
             extra += b'"traceState":%s,' % orjson.dumps(trace.tracestate)
-        status = (
-            b'{"code":2,"message":%s}' % orjson.dumps(f.error or "") if f.status >= 500 else b"{}"
+        duration, upstream = f.duration_ns, f.upstream_ns
+        values: tuple[Any, ...] = (
+            tid,
+            root_id,
+            extra,
+            orjson.dumps(f.request_id),
+            orjson.dumps((duration - upstream) / 1e6 if duration > upstream else 0.0),
         )
-        name_and_attrs = b",".join(parts) + b"]"  # the root's name, then its attributes
-        spans = [
-            b'{"traceId":"%s","spanId":"%s",%s%s,"startTimeUnixNano":"%d","endTimeUnixNano":"%d","status":%s}'
-            % (tid, root_id, extra, name_and_attrs, trace.wall0, end_ns + shift, status)
-        ]
+        if tokens:
+            values += (f.prompt_tokens, f.completion_tokens)
+        if cost is not None:
+            values += (orjson.dumps(cost / 1e9),)
+        if ttft is not None:
+            values += (orjson.dumps(ttft / 1e6),)
+        spans = [template % (*values, trace.wall0, end_ns + shift)]
         for stage, start, end, error in trace.stages:
-            head = _cached(_STAGE, stage, _stage_head)
-            if error:
-                head = head[:-1] + b"," + _label(("error.type", error)) + b"]"
+            stage_template = _STAGES.get((stage, error))
+            if stage_template is None:
+                stage_template = _cached(_STAGES, (stage, error), _stage_template)
             spans.append(
-                b'{"traceId":"%s","spanId":"%016x","parentSpanId":"%s",%s,"startTimeUnixNano":"%d","endTimeUnixNano":"%d"}'
-                % (tid, _random.getrandbits(64) or 1, root_id, head, start + shift, end + shift)
+                stage_template
+                % (tid, _random.getrandbits(64) or 1, root_id, start + shift, end + shift)
             )
-        for span_id, deployment, start, end, code, error in trace.attempts:
-            head = _cached(_ATTEMPT, (endpoint, deployment), _attempt_head)
-            failed = bool(error) or code >= 400
-            if code or failed:
-                more = [head[:-1]]
-                if code:
-                    more.append(_label(("http.response.status_code", code)))
-                if failed:
-                    more.append(_label(("error.type", error or str(code))))
-                head = b",".join(more) + b"]"
-            spans.append(
-                b'{"traceId":"%s","spanId":"%016x","parentSpanId":"%s",%s,"startTimeUnixNano":"%d","endTimeUnixNano":"%d","status":%s}'
-                % (
-                    tid,
-                    span_id,
-                    root_id,
-                    head,
-                    start + shift,
-                    (end or end_ns) + shift,
-                    b'{"code":2}' if error or code >= 500 else b"{}",
+        if trace.attempts:
+            endpoint = key[0]
+            for span_id, deployment, start, end, code, error in trace.attempts:
+                attempt_key = (endpoint, deployment, code, error)
+                attempt_template = _ATTEMPTS.get(attempt_key)
+                if attempt_template is None:
+                    attempt_template = _cached(_ATTEMPTS, attempt_key, _attempt_template)
+                spans.append(
+                    attempt_template
+                    % (tid, span_id, root_id, start + shift, (end or end_ns) + shift)
                 )
-            )
         self.exporter.add_encoded(b",".join(spans), len(spans))
 
 
 _PRINCIPAL_IDS = ("key_id", "org_id", "team_id", "user_id", "app_id")
-# Encoded once: a root span's name and GenAI attributes per (operation, model), a stage
-# span's name, kind and attributes, an attempt's per (operation, deployment), a
-# deployment's attributes. Bounded: past the limit a value is encoded every time.
-_ROOT: dict[Any, bytes] = {}
-_STAGE: dict[Any, bytes] = {}
-_ATTEMPT: dict[Any, bytes] = {}
-_DEPLOYMENT: dict[Any, bytes] = {}
+# Span templates, made once (bounded: past the limit one is made every time). The
+# constant parts are JSON already (user-chosen strings encoded by orjson, then their
+# ``%`` doubled); the ``%`` slots take the per-request values.
+_ROOTS: dict[Any, bytes] = {}
+_STAGES: dict[Any, bytes] = {}
+_ATTEMPTS: dict[Any, bytes] = {}
 _CACHE_LIMIT = 10_000
+_SPAN_HEAD = b'{"traceId":"%s","spanId":"%016x","parentSpanId":"%s",'
+_SPAN_TIMES = b',"startTimeUnixNano":"%d","endTimeUnixNano":"%d"'
 
 
-def _cached(cache: dict[Any, bytes], key: Any, encode: Callable[[Any], bytes]) -> bytes:
+def _cached(cache: dict[Any, bytes], key: Any, make: Callable[[Any], bytes]) -> bytes:
     found = cache.get(key)
     if found is None:
-        found = encode(key)
+        found = make(key)
         if len(cache) < _CACHE_LIMIT:
             cache[key] = found
     return found
 
 
-def _label(key_value: tuple[str, str | int | bool]) -> bytes:
-    """One attribute whose values repeat (status, stream, team, error): encoded once."""
-    return _cached(_LABELS, key_value, _encode_label)
+def _json(value: Any) -> bytes:
+    """A constant part of a template: JSON, with ``%`` escaped for the formatting."""
+    return orjson.dumps(value).replace(b"%", b"%%")
 
 
-_LABELS: dict[Any, bytes] = {}
+def _attrs(*pairs: tuple[str, Any]) -> bytes:
+    """Attributes, comma-separated, as a constant part of a template."""
+    return b",".join(_json(attribute(k, v)) for k, v in pairs)
 
 
-def _encode_label(key_value: tuple[str, str | int | bool]) -> bytes:
-    return orjson.dumps(attribute(*key_value))
-
-
-def _root_head(key: tuple[str, str]) -> bytes:
-    """``"name":..,"kind":2,"attributes":[<operation>,<model>`` (the rest follow)."""
-    operation, model = key
+def _root_template(key: tuple[Any, ...]) -> bytes:
+    """The request span, its slots: trace id, span id, the parent/tracestate fields, the
+    request id, the gateway's ms, [input and output tokens], [cost], [ttft], start, end."""
+    (endpoint, model, status, stream, ingress, provider, deployment, *ids, error) = key[:13]
+    tokens, cost, ttft = key[13:]
+    operation = "embeddings" if endpoint == "embeddings" else "chat"
     name = f"{operation} {model}" if model else operation
-    attrs = [
-        attribute("gen_ai.operation.name", operation),
-        attribute("gen_ai.request.model", model),
+    parts = [
+        _attrs(
+            ("gen_ai.operation.name", operation),
+            ("gen_ai.request.model", model),
+            ("http.response.status_code", status),
+        ),
+        b'{"key":"bastion.request_id","value":{"stringValue":%s}}',
+        _attrs(("bastion.stream", stream), ("bastion.ingress", ingress)),
+        b'{"key":"bastion.gateway_ms","value":{"doubleValue":%s}}',
     ]
-    return b'"name":%s,"kind":%d,"attributes":%s' % (
-        orjson.dumps(name),
-        _SERVER,
-        orjson.dumps(attrs)[:-1],
+    if provider:
+        parts.append(_attrs(("gen_ai.provider.name", provider)))
+    if deployment:
+        parts.append(
+            _attrs(
+                ("gen_ai.response.model", deployment.partition("/")[2]),
+                ("bastion.deployment", deployment),
+            )
+        )
+    if tokens:
+        parts.append(
+            b'{"key":"gen_ai.usage.input_tokens","value":{"intValue":"%d"}},'
+            b'{"key":"gen_ai.usage.output_tokens","value":{"intValue":"%d"}}'
+        )
+    if cost:
+        parts.append(b'{"key":"bastion.cost_usd","value":{"doubleValue":%s}}')
+    if ttft:
+        parts.append(b'{"key":"bastion.ttft_ms","value":{"doubleValue":%s}}')
+    for label, value in zip(_PRINCIPAL_IDS, ids, strict=True):
+        if value:
+            parts.append(_attrs(("bastion." + label, value)))
+    if error:
+        parts.append(_attrs(("error.type", error)))
+    span_status = b'{"code":2,"message":%s}' % _json(error or "") if status >= 500 else b"{}"
+    return b"".join(
+        (
+            b'{"traceId":"%s","spanId":"%s",%s"name":',
+            _json(name),
+            b',"kind":%d,"attributes":[' % _SERVER,
+            b",".join(parts),
+            b"]",
+            _SPAN_TIMES,
+            b',"status":',
+            span_status,
+            b"}",
+        )
     )
 
 
-def _stage_head(stage: str) -> bytes:
-    return b'"name":%s,"kind":%d,"attributes":%s' % (
-        orjson.dumps(f"bastion.{stage}"),
-        _INTERNAL,
-        orjson.dumps([attribute("bastion.stage", stage)]),
+def _stage_template(key: tuple[str, str | None]) -> bytes:
+    stage, error = key
+    attrs = [("bastion.stage", stage)]
+    if error:
+        attrs.append(("error.type", error))
+    return b"".join(
+        (
+            _SPAN_HEAD,
+            b'"name":%s,"kind":%d,"attributes":[%s]'
+            % (_json(f"bastion.{stage}"), _INTERNAL, _attrs(*attrs)),
+            _SPAN_TIMES,
+            b"}",
+        )
     )
 
 
-def _deployment_attrs(deployment: str) -> bytes:
-    return orjson.dumps(
-        [
-            attribute("gen_ai.response.model", deployment.partition("/")[2]),
-            attribute("bastion.deployment", deployment),
-        ]
-    )[1:-1]
-
-
-def _attempt_head(key: tuple[str, str]) -> bytes:
-    operation, deployment = key
+def _attempt_template(key: tuple[str, str, int, str | None]) -> bytes:
+    endpoint, deployment, code, error = key
+    operation = "embeddings" if endpoint == "embeddings" else "chat"
     provider, _, model = deployment.partition("/")
-    attrs = [
-        attribute("gen_ai.operation.name", operation),
-        attribute("gen_ai.provider.name", provider),
-        attribute("gen_ai.request.model", model),
-        attribute("bastion.deployment", deployment),
+    attrs: list[tuple[str, Any]] = [
+        ("gen_ai.operation.name", operation),
+        ("gen_ai.provider.name", provider),
+        ("gen_ai.request.model", model),
+        ("bastion.deployment", deployment),
     ]
-    return b'"name":%s,"kind":%d,"attributes":%s' % (
-        orjson.dumps(f"{operation} {model}"),
-        _CLIENT,
-        orjson.dumps(attrs),
+    failed = bool(error) or code >= 400
+    if code:
+        attrs.append(("http.response.status_code", code))
+    if failed:
+        attrs.append(("error.type", error or str(code)))
+    return b"".join(
+        (
+            _SPAN_HEAD,
+            b'"name":%s,"kind":%d,"attributes":[%s]'
+            % (_json(f"{operation} {model}"), _CLIENT, _attrs(*attrs)),
+            _SPAN_TIMES,
+            b',"status":',
+            b'{"code":2}' if error or code >= 500 else b"{}",
+            b"}",
+        )
     )
 
 
