@@ -22,6 +22,7 @@ from starlette.routing import Route as StarletteRoute
 from bastion import __version__
 from bastion.accounting.ledger import Meter
 from bastion.accounting.pricing import cost_nusd
+from bastion.accounting.recorder import Recorder
 from bastion.accounting.reports import FeedbackService, ReportService
 from bastion.api.admin import build_admin_app
 from bastion.api.admin_accounting import add_accounting_routes
@@ -86,6 +87,11 @@ class Gateway:
         if config.audit.enabled:
             self.audit = AuditLog(audit_store, config.audit, self.governance.body_logging)
             self.audit_jobs = AuditMaintenance(audit_store, self.audit, config.audit)
+        self.recorder = (
+            Recorder(self.governance.database, ledger, self.audit)
+            if ledger is not None or self.audit is not None
+            else None
+        )
         guard = GuardInput(self.guardrails) if self.guardrails.enabled else None
         self.pipeline = Pipeline(
             authenticate=Authenticate(authenticator),
@@ -100,11 +106,11 @@ class Gateway:
                 *([self.audit.admit] if self.audit is not None else []),  # bodies kept?
             ],
             transport=self.transport,
-            # Settle first: the ledger records what it charged.
+            # Settle first: the ledger records what it charged. The ledger and the audit
+            # trail record through one finisher and one writer (one transaction a batch).
             finishers=[
                 self.governance.settle,
-                *([ledger] if ledger is not None else []),
-                *([self.audit] if self.audit is not None else []),
+                *([self.recorder] if self.recorder is not None else []),
             ],
             model_filter=self.governance.authorize.allows,
             router=self.router,

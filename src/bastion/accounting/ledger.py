@@ -1,7 +1,8 @@
 """The spend ledger: one row per authenticated request, written in batches off the request path.
 
     Meter (stage)       every request asks its upstream for usage (streams included)
-    Accountant (finish) queues (context, time); nothing else on the request path
+    Recorder (finish)   queues (context, time); nothing else on the request path
+                        (accounting/recorder.py, shared with the audit trail)
     SpendLedger         every ``flush_interval``: rows built from the queued contexts,
                         priced, and inserted in one transaction (store/ledger_store.py)
 
@@ -31,6 +32,7 @@ from bastion.accounting.pricing import (
 )
 from bastion.accounting.settings import AccountingConfig
 from bastion.store.batch import Batched, BatchWriter
+from bastion.store.database import Statement
 from bastion.store.ledger_store import LEDGER_COLUMNS, LedgerRow, LedgerStore, ledger_row
 
 if TYPE_CHECKING:
@@ -79,19 +81,33 @@ class SpendLedger(Batched[Entry | LedgerRow]):
             if len(item) == _ROW_WIDTH:  # a row already (a batch tried before)
                 out.append(item)
                 continue
-            try:
-                out.append(self.row(*item))
-            except Exception:  # a row that cannot be built must not block the others
-                log.exception("could not describe request %s fully", item[0].request_id)
-                out.append(_bare_row(*item))
+            ctx, at, finished_ns = item
+            out.append(self.safe_row(ctx, at, finished_ns, None))
         return out
 
     async def _write(self, items: Sequence[Entry | LedgerRow], again: bool) -> None:
         await self._store.insert([item for item in items if len(item) == _ROW_WIDTH], again)
 
+    async def statements(self, rows: Sequence[LedgerRow], again: bool) -> list[Statement]:
+        """What writes ``rows`` (with their tags and rollups), for a shared transaction."""
+        return await self._store.statements(rows, again)
+
+    def safe_row(
+        self, ctx: RequestContext, at: float, finished_ns: int, usage: UsageCount | None
+    ) -> LedgerRow:
+        """The row of a request; a bare one (and the error logged) if it cannot be built."""
+        try:
+            return self.row(ctx, at, finished_ns, usage)
+        except Exception:  # a row that cannot be built must not block the others
+            log.exception("could not describe request %s fully", ctx.request_id)
+            return _bare_row(ctx, at, finished_ns)
+
     # --- a context becomes a row ---------------------------------------------------------
 
-    def row(self, ctx: RequestContext, at: float, finished_ns: int) -> LedgerRow:
+    def row(
+        self, ctx: RequestContext, at: float, finished_ns: int, usage: UsageCount | None = None
+    ) -> LedgerRow:
+        """``usage``: ``read_usage(ctx.usage)`` when the caller has it already."""
         principal = ctx.principal
         if principal is None:
             raise ValueError("the ledger records authenticated requests only")
@@ -101,7 +117,10 @@ class SpendLedger(Batched[Entry | LedgerRow]):
         error_class = (error.code or error.error_type) if error is not None else None
         if status == 499 and error_class is None:
             error_class = "client_disconnected"
-        usage, estimated = self._usage(ctx)
+        if usage is not None:
+            estimated = False
+        else:
+            usage, estimated = self._usage(ctx)
         cost: int | None = 0
         source: str | None = None
         if deployment is not None and usage.total:

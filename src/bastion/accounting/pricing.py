@@ -70,7 +70,9 @@ class Price:
         )
 
 
-@dataclass(frozen=True, slots=True)
+# Built per request (twice for a governed one): a plain slotted dataclass, since a frozen
+# one's __init__ costs ~3x more (callgrind: 9.1 K instructions vs 2.8 K).
+@dataclass(slots=True)
 class UsageCount:
     """Tokens by kind. ``prompt_tokens`` includes cache reads and writes, and
     ``completion_tokens`` the reasoning tokens, as OpenAI counts them."""
@@ -111,6 +113,10 @@ def cost_nusd(
 
 
 def _count(value: Any) -> int:
+    if value is None:  # absent: the usual case of the optional kinds
+        return 0
+    if type(value) is int:
+        return value if value > 0 else 0
     if isinstance(value, bool):
         return 0
     if isinstance(value, int):
@@ -122,16 +128,23 @@ def _count(value: Any) -> int:
 
 def read_usage(usage: Mapping[str, Any]) -> UsageCount:
     """Token counts from an OpenAI-format ``usage`` object (absent fields count as 0)."""
-    prompt = _count(usage.get("prompt_tokens"))
-    completion = _count(usage.get("completion_tokens"))
+    # Counts are almost always plain non-negative ints: those are taken as they are
+    # (``type(n) is int`` leaves bools out); anything else goes through _count.
+    get = usage.get
+    prompt = get("prompt_tokens")
+    if type(prompt) is not int or prompt < 0:
+        prompt = _count(prompt)
+    completion = get("completion_tokens")
+    if type(completion) is not int or completion < 0:
+        completion = _count(completion)
     if not completion and not prompt:
-        prompt = _count(usage.get("total_tokens"))
-    details = usage.get("prompt_tokens_details")
+        prompt = _count(get("total_tokens"))
+    details = get("prompt_tokens_details")
     cached = written = reasoning = 0
     if isinstance(details, dict):
         cached = _count(details.get("cached_tokens"))
         written = _count(details.get("cache_write_tokens"))
-    out = usage.get("completion_tokens_details")
+    out = get("completion_tokens_details")
     if isinstance(out, dict):
         reasoning = _count(out.get("reasoning_tokens"))
     return UsageCount(prompt, completion, cached, written, reasoning)
@@ -332,7 +345,10 @@ def output_bound(endpoint: Endpoint, body: JSON, price: Price, default: int) -> 
 def worst_case_nusd(endpoint: Endpoint, body: JSON, price: Price, default_output: int) -> int:
     """What the request can cost at most: the reservation made against budgets."""
     prompt = estimate_prompt_tokens(endpoint, body)
-    return cost_nusd(price, prompt, output_bound(endpoint, body, price, default_output))
+    output = output_bound(endpoint, body, price, default_output)
+    # cost_nusd(price, prompt, output) written out (no cached or written tokens, chat
+    # prices): no UsageCount to build on every governed request.
+    return -(-(prompt * price.input + output * price.output) // 1000)
 
 
 def usd(nusd: int) -> float:

@@ -44,39 +44,68 @@ def extract_usage(body: bytes) -> JSON | None:
 def _object_end(data: bytes, start: int) -> int:
     """The index after the ``}`` closing the object at ``start`` (usage holds no strings with braces)."""
     depth = 0
-    at = start
-    while True:
-        opening = data.find(b"{", at)
-        closing = data.find(b"}", at)
-        if closing < 0:
-            return -1
+    opening = data.find(b"{", start)
+    closing = data.find(b"}", start)
+    while closing >= 0:
         if 0 <= opening < closing:
             depth += 1
-            at = opening + 1
+            opening = data.find(b"{", opening + 1)
         else:
             depth -= 1
-            at = closing + 1
             if depth == 0:
-                return at
+                return closing + 1
+            closing = data.find(b"}", closing + 1)
+    return -1
 
 
 class StreamUsageTap:
-    """Finds the usage chunk of an OpenAI-format SSE stream; removes it when ``strip``."""
+    """Finds the usage chunk of an OpenAI-format SSE stream; removes it when ``strip``.
 
-    __slots__ = ("_held", "events", "strip", "usage")
+    When the client asked for the usage chunk itself (``strip`` False), pieces go
+    through as they come and are read afterwards, all at once: the usage object is
+    found from the end (where it is), and the events are counted in one scan.
+    Reading each piece as it passes costs two scans and a dozen calls a piece, about
+    as much as the rest of the gateway's work on a stream. (Read every
+    ``_UNREAD_LIMIT`` bytes, so a long stream is not held whole.)
+    """
+
+    __slots__ = ("_closed", "_events", "_held", "_unread", "_unread_size", "_usage", "strip")
 
     def __init__(self, strip: bool) -> None:
         self.strip = strip
-        self.usage: JSON | None = None
-        self._held = b""
+        self._usage: JSON | None = None
+        self._held = b""  # the start of an event whose end has not come yet
         # SSE data events seen: an OpenAI-format stream sends about one token an event,
         # the estimate of its output when it ends without a usage report.
-        self.events = 0
+        self._events = 0
+        self._unread: list[bytes] = []  # passed on, not read yet (``strip`` False)
+        self._unread_size = 0
+        self._closed = False
+
+    @property
+    def usage(self) -> JSON | None:
+        """The last usage object of the stream so far."""
+        if self._unread:
+            self._read()
+        return self._usage
+
+    @property
+    def events(self) -> int:
+        """The SSE data events of the stream so far (a partial last one included)."""
+        if self._unread:
+            self._read()
+        return self._events + self._held.count(b"data:")
 
     def feed(self, piece: bytes) -> bytes:
         """The bytes to forward now: whole events only (a partial one waits for its end)."""
-        self.events += piece.count(b"data:")
-        if not self._held and piece.endswith(b"\n\n") and not _may_hold_usage(piece):
+        if not self.strip:
+            self._unread.append(piece)
+            self._unread_size += len(piece)
+            if self._unread_size > _UNREAD_LIMIT:
+                self._read()
+            return piece
+        if not self._held and piece[-2:] == b"\n\n" and _USAGE_OBJECT.search(piece) is None:
+            self._events += piece.count(b"data:")
             return piece  # the usual piece: whole events, no usage object
         buf = self._held + piece if self._held else piece
         if b"\r" in buf:
@@ -88,42 +117,113 @@ class StreamUsageTap:
         cut += 2
         ready = buf[:cut]
         self._held = buf[cut:]
-        if _USAGE_OBJECT.search(ready) is None:
-            return ready
+        self._events += ready.count(b"data:")
         return self._take(ready)
 
     def close(self) -> bytes:
         """The stream ended: whatever is held (an unterminated last event)."""
+        if not self.strip:
+            self._closed = True
+            self._read()
+            return b""
         rest, self._held = self._held, b""
+        self._events += rest.count(b"data:")
         if rest.strip() and _USAGE_OBJECT.search(rest) is not None:
             return self._take(rest + b"\n\n")
         return rest
 
     def _take(self, ready: bytes) -> bytes:
-        kept = []
-        for event in ready.split(b"\n\n")[:-1]:
-            if _USAGE_OBJECT.search(event) is not None:
-                chunk = _event_json(event)
-                usage = chunk.get("usage") if chunk is not None else None
-                if isinstance(usage, dict):
-                    self.usage = usage
-                    if self.strip and chunk is not None and not chunk.get("choices"):
-                        continue  # the chunk the gateway asked for; the client did not
-            kept.append(event + b"\n\n")
+        """Read the usage of the events of ``ready`` (whole events) that may carry one.
+
+        Only those events are parsed (the usage chunk is one event of many); the
+        others pass as they are, and the usage chunk is cut out when ``strip``.
+        """
+        at = _usage_at(ready, 0)
+        if at < 0:
+            return ready
+        kept: list[bytes] = []
+        done = 0  # ready[:done] is decided (kept, or dropped)
+        while at >= 0:
+            start = ready.rfind(b"\n\n", done, at)
+            start = start + 2 if start >= 0 else done
+            end = ready.find(b"\n\n", at) + 2  # ready ends with an event's end
+            chunk = _event_json(ready[start : end - 2])
+            usage = chunk.get("usage") if chunk is not None else None
+            if isinstance(usage, dict):
+                self._usage = usage
+                if self.strip and chunk is not None and not chunk.get("choices"):
+                    kept.append(ready[done:start])  # the chunk the gateway asked for
+                    done = end
+            at = _usage_at(ready, end)
+        if not done:
+            return ready
+        kept.append(ready[done:])
         return b"".join(kept)
 
+    def _read(self) -> None:
+        """Count and search what passed unread (``strip`` False): the last usage wins."""
+        new = b"".join(self._unread)
+        self._unread.clear()
+        self._unread_size = 0
+        buf = self._held + new if self._held else new
+        if b"\r" in buf:
+            buf = buf.replace(b"\r\n", b"\n")
+        if self._closed:  # an unterminated last event counts
+            ready, self._held = buf + b"\n\n", b""
+        else:
+            cut = buf.rfind(b"\n\n") + 2  # 1: no whole event yet
+            ready, self._held = (buf[:cut], buf[cut:]) if cut > 1 else (b"", buf)
+        self._events += ready.count(b"data:")
+        usage = _last_usage(ready)
+        if usage is not None:
+            self._usage = usage
 
-def _may_hold_usage(piece: bytes) -> bool:
-    """False when every ``"usage"`` in ``piece`` is null (substring counts, no regex)."""
-    found = piece.count(b'"usage"')
-    return bool(found) and found != piece.count(b'"usage":null') + piece.count(b'"usage": null')
+
+_UNREAD_LIMIT = 1 << 16
+
+
+def _last_usage(ready: bytes) -> JSON | None:
+    """The usage object of the last event of ``ready`` (whole events) that has one."""
+    at = ready.rfind(b'"usage"')
+    while at >= 0:
+        after = at + 7
+        if ready.startswith(b":null", after) or ready.startswith(b": null", after):
+            at = ready.rfind(b'"usage"', 0, at)
+            continue
+        start = ready.rfind(b"\n\n", 0, at)
+        start = start + 2 if start >= 0 else 0
+        chunk = _event_json(ready[start : ready.find(b"\n\n", at)])
+        usage = chunk.get("usage") if chunk is not None else None
+        if isinstance(usage, dict):
+            return usage
+        at = ready.rfind(b'"usage"', 0, start)
+    return None
+
+
+def _usage_at(data: bytes, start: int) -> int:
+    """Where the first ``"usage"`` from ``start`` that is not ``"usage":null`` is (-1: none).
+
+    Streams asked for usage carry ``"usage":null`` in every chunk: those are skipped
+    with plain substring searches (a regular expression over every event costs ten
+    times more); what is found is confirmed by parsing its event.
+    """
+    at = data.find(b'"usage"', start)
+    while at >= 0:
+        after = at + 7
+        if not (data.startswith(b":null", after) or data.startswith(b": null", after)):
+            return at
+        at = data.find(b'"usage"', after)
+    return -1
 
 
 def _event_json(event: bytes) -> JSON | None:
-    lines = [line for line in event.split(b"\n") if line.startswith(b"data:")]
-    if not lines:
-        return None
-    data = b"\n".join(line[5:].lstrip(b" ") for line in lines)
+    if event.startswith(b"data:") and b"\n" not in event:  # the usual event: one data line
+        data = event[5:]
+    else:
+        lines = [line for line in event.split(b"\n") if line.startswith(b"data:")]
+        if not lines:
+            return None
+        data = b"\n".join(line[5:].lstrip(b" ") for line in lines)
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:

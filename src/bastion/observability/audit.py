@@ -1,7 +1,8 @@
 """The audit trail: one hash-chained record per interaction, written off the request path.
 
     AuditLog.admit   (stage)   decides the body mode; "on": the answer is captured
-    AuditLog         (finish)  queues (context, time): nothing else on the request path
+    Recorder         (finish)  queues (context, time): nothing else on the request path
+                               (accounting/recorder.py, shared with the spend ledger)
     writer                     every ``flush_interval``: records built from the queued
                                contexts, linked into this process's chain of the day
                                (observability/audit_chain.py), inserted in one batch
@@ -27,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bastion.accounting.pricing import read_usage
+from bastion.accounting.pricing import UsageCount, read_usage
 from bastion.governance.principal import Principal
 from bastion.observability.audit_bodies import (
     BodyCapture,
@@ -40,6 +41,7 @@ from bastion.observability.audit_chain import Hasher, canonical, day_of, sha256
 from bastion.observability.audit_settings import AuditConfig, BodyMode, lowest_body_mode
 from bastion.store.audit_store import AuditStore, Record
 from bastion.store.batch import Batched, BatchWriter
+from bastion.store.database import Statement
 
 if TYPE_CHECKING:
     from bastion.pipeline import RequestContext
@@ -58,7 +60,7 @@ _LIMITS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a call per field
 class Prepared:
     """A record ready for the chain (its chain fields come at write time) and its body."""
 
@@ -92,7 +94,9 @@ class AuditLog(Batched[Entry | Prepared]):
             for pattern, mode in config.models.items()
         )
         self._caps: dict[str, BodyMode | None] = {}
-        self._who: dict[Principal, dict[str, Any]] = {}  # principals are few and immutable
+        # Principals are few and immutable: their "who" by identity (hashing a principal
+        # hashes all its fields); the entry keeps its principal, so its id is not reused.
+        self._who: dict[int, tuple[Principal, dict[str, Any]]] = {}
         self._writer: BatchWriter[Entry | Prepared] = BatchWriter(
             self._write,
             "audit trail",
@@ -136,11 +140,13 @@ class AuditLog(Batched[Entry | Prepared]):
     def _principal(self, principal: Principal | None) -> dict[str, Any] | None:
         if principal is None:
             return None
-        who = self._who.get(principal)
-        if who is None:
-            who = _who(principal)
-            if len(self._who) < 100_000:
-                self._who[principal] = who
+        known = self._who.get(id(principal))
+        if known is not None and known[0] is principal:
+            return known[1]
+        who = _who(principal)
+        if len(self._who) >= 4096:  # bounded, should principals ever be made per request
+            self._who.clear()
+        self._who[id(principal)] = (principal, who)
         return who
 
     def _cap(self, name: str) -> BodyMode | None:
@@ -161,20 +167,35 @@ class AuditLog(Batched[Entry | Prepared]):
         for item in items:
             if isinstance(item, Prepared):
                 out.append(item)
-                continue
-            ctx, at, finished_ns = item
-            try:
-                out.append(self.record(ctx, at, finished_ns))
-            except Exception:  # never lose the record of a request: keep what is certain
-                log.exception("could not describe request %s fully", ctx.request_id)
-                out.append(
-                    Prepared(
-                        {"kind": "request", "at": at, "request_id": ctx.request_id, "error": True}
-                    )
-                )
+            else:
+                out.append(self.safe_record(*item))
         return out
 
+    def safe_record(
+        self, ctx: RequestContext, at: float, finished_ns: int, usage: UsageCount | None = None
+    ) -> Prepared:
+        """The record of a request; when it cannot be built (a bug), what is certain."""
+        try:
+            return self.record(ctx, at, finished_ns, usage)
+        except Exception:  # never lose the record of a request: keep what is certain
+            log.exception("could not describe request %s fully", ctx.request_id)
+            return Prepared(
+                {"kind": "request", "at": at, "request_id": ctx.request_id, "error": True}
+            )
+
     async def _write(self, items: Sequence[Entry | Prepared], again: bool) -> None:
+        prepared: list[Prepared] = []
+        for item in items:
+            if not isinstance(item, Prepared):
+                raise TypeError("the audit writer was handed a record it did not prepare")
+            prepared.append(item)
+        statements, committed = self.link(prepared)
+        await self._store.db.write_batch(statements)
+        committed()
+
+    def link(self, items: Sequence[Prepared]) -> tuple[list[Statement], Callable[[], None]]:
+        """The statements inserting ``items`` as the next links of the chain, and what to
+        call once they are committed (the chain advances only then)."""
         day = day_of(self.clock())
         if day != self._day:  # a new day: a new chain
             self._day, self._seq, self._prev = day, 0, self.hasher.genesis(self.instance, day)
@@ -182,8 +203,6 @@ class AuditLog(Batched[Entry | Prepared]):
         rows: list[Record] = []
         instance, link = self.instance, self.hasher.link
         for item in items:
-            if not isinstance(item, Prepared):
-                raise TypeError("the audit writer was handed a record it did not prepare")
             # The prepared record is the writer's own: its chain fields are set in place
             # (a batch tried again gets them set again, to the same or newer values).
             record = item.record
@@ -208,11 +227,18 @@ class AuditLog(Batched[Entry | Prepared]):
                 )
             )
             seq, prev = seq + 1, digest
-        await self._store.insert(rows)
-        self._seq, self._prev = seq, prev  # only once committed
 
-    def record(self, ctx: RequestContext, at: float, finished_ns: int) -> Prepared:
-        """A request's audit record (without its chain fields) and its kept body."""
+        def committed() -> None:
+            self._seq, self._prev = seq, prev
+
+        return self._store.statements(rows), committed
+
+    def record(
+        self, ctx: RequestContext, at: float, finished_ns: int, usage: UsageCount | None = None
+    ) -> Prepared:
+        """A request's audit record (without its chain fields) and its kept body.
+
+        ``usage``: ``read_usage(ctx.usage)`` when the caller has it already."""
         principal = ctx.principal
         deployment = ctx.deployment
         error = ctx.error
@@ -256,7 +282,7 @@ class AuditLog(Batched[Entry | Prepared]):
                 for a in attempts
             ]
         if ctx.usage is not None:
-            u = read_usage(ctx.usage)
+            u = usage if usage is not None else read_usage(ctx.usage)
             record["usage"] = {
                 "prompt": u.prompt_tokens,
                 "completion": u.completion_tokens,

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bastion.store.database import Database
+from bastion.store.database import Database, Statement
 from bastion.store.schema import audit_digests, audit_log
 
 Record = tuple[str, str, int, float, str, str | None, str, str | None, str, str]
@@ -38,9 +38,11 @@ class AuditStore:
         )
 
     async def insert(self, records: Sequence[Record]) -> None:
-        if records:
-            async with self.db.writing() as conn:
-                await conn.exec_driver_sql(self._insert_sql, list(records))
+        await self.db.write_batch(self.statements(records))
+
+    def statements(self, records: Sequence[Record]) -> list[Statement]:
+        """What inserts ``records`` (to run in one transaction)."""
+        return [(self._insert_sql, records)] if records else []
 
     async def walk(
         self, since: float | None = None, until: float | None = None

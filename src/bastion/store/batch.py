@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger("bastion.store")
 
@@ -52,7 +52,7 @@ class BatchWriter(Generic[T]):
         self.name = name
         self.interval = interval
         self._batch = batch
-        self._max_pending = max_pending
+        self.max_pending = max_pending
         self._shutdown_timeout = shutdown_timeout
         self._pending: list[T] = []
         self._wake = asyncio.Event()
@@ -107,10 +107,16 @@ class BatchWriter(Generic[T]):
             )
 
     async def flush(self) -> bool:
-        """Write everything queued now; False when a write failed (the rest stays queued)."""
+        """Write everything queued now; False when a write failed (the rest stays queued).
+
+        What is queued while it writes waits for the next flush: a slow write would
+        otherwise be followed at once by another, of what came meanwhile, and so on, a
+        stream of small batches (each with its transaction) instead of one an interval.
+        """
         async with self._lock:
-            while self._pending:
-                items = self._pending[: self._batch]
+            left = len(self._pending)
+            while left > 0 and self._pending:
+                items = self._pending[: min(self._batch, left)]
                 try:
                     if self._prepare is not None:
                         items = self._prepare(items)
@@ -134,10 +140,11 @@ class BatchWriter(Generic[T]):
                     self._failures = 0
                 del self._pending[: len(items)]
                 self.written += len(items)
+                left -= len(items)
             return True
 
     def _trim(self) -> None:
-        excess = len(self._pending) - self._max_pending
+        excess = len(self._pending) - self.max_pending
         if excess > 0:
             self.dropped += excess
             log.error(
@@ -166,9 +173,18 @@ class BatchWriter(Generic[T]):
 
 class Batched(Generic[T]):
     """The lifecycle of something that records through a :class:`BatchWriter` (the spend
-    ledger, the audit trail): ``self._writer`` is set by the subclass."""
+    ledger, the audit trail): ``self._writer`` is set by the subclass, or shared
+    (``write_through``) when several record in one writer and one transaction."""
 
     _writer: BatchWriter[T]
+
+    @property
+    def writer(self) -> BatchWriter[T]:
+        return self._writer
+
+    def write_through(self, writer: BatchWriter[Any]) -> None:
+        """Use ``writer`` (shared, started and stopped by whoever comes first) from now on."""
+        self._writer = writer
 
     @property
     def pending(self) -> int:

@@ -5,12 +5,22 @@ SQLite (``aiosqlite``) in the data directory by default; PostgreSQL
 (``postgresql://user@host/db``, ``sqlite:///path``); the async driver is added
 here. Migrations are Alembic's, run at start-up and by ``bastion db upgrade``;
 on PostgreSQL an advisory lock makes replicas that start together take turns.
+
+The batch writers (spend ledger, audit trail) write through :meth:`Database.write_batch`:
+a list of ``executemany`` statements in one transaction. On SQLite that is one hop
+to a thread of their own holding a plain ``sqlite3`` connection; through the async
+engine, each statement, the BEGIN and the COMMIT would each be a hop to aiosqlite's
+thread plus SQLAlchemy's per-call bookkeeping (measured: ~1 ms a batch, more than
+writing 30 rows).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -24,6 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_SQLITE_NAME = "bastion.db"
 _MIGRATION_LOCK = 0x6261_7374  # "bast": the advisory lock id replicas share
+# A statement and its rows (tuples in the statement's placeholder order).
+Statement = tuple[str, Sequence[Sequence[Any]]]
 
 
 def async_url(url: str | None, data_dir: Path | None = None) -> str:
@@ -66,6 +78,11 @@ class Database:
         # SQLite takes one writer at a time: the background writers of this process take
         # turns here rather than in SQLite's busy loop (which sleeps, and stalls them).
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._batches: _SQLiteBatches | None = None
+        if self.dialect == "sqlite":
+            path = _sqlite_file(url)
+            if path is not None:
+                self._batches = _SQLiteBatches(path)
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncConnection]:
@@ -77,6 +94,18 @@ class Database:
         async with self._write_lock, self.engine.begin() as conn:
             yield conn
 
+    async def write_batch(self, statements: Sequence[Statement]) -> None:
+        """Run each statement over its rows (``executemany``), all in one transaction."""
+        if not statements:
+            return
+        if self._batches is not None and self._write_lock is not None:
+            async with self._write_lock:
+                await self._batches.write(statements)
+            return
+        async with self.writing() as conn:
+            for sql, rows in statements:
+                await conn.exec_driver_sql(sql, list(rows))
+
     async def upgrade(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""
         async with self.engine.begin() as conn:
@@ -85,7 +114,60 @@ class Database:
             await conn.run_sync(_run_upgrade)
 
     async def close(self) -> None:
+        if self._batches is not None:
+            await self._batches.close()
         await self.engine.dispose()
+
+
+class _SQLiteBatches:
+    """The batch writers' own SQLite connection, used on one thread of its own.
+
+    A batch is one hop to that thread (BEGIN, the statements, COMMIT), and the
+    thread runs one batch at a time, so a write left running by a cancelled caller
+    still finishes before the next begins. A connection that failed is closed and
+    opened again for the next batch.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._thread: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    async def write(self, statements: Sequence[Statement]) -> None:
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="bastion-sqlite-batches")
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._write, statements)
+
+    def _write(self, statements: Sequence[Statement]) -> None:
+        conn = self._conn
+        if conn is None:
+            # Autocommit mode: the transaction is the explicit BEGIN ... COMMIT below.
+            conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
+            _sqlite_pragmas(conn, None)
+            self._conn = conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # the write lock now, not halfway through
+            for sql, rows in statements:
+                if rows:
+                    conn.executemany(sql, rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            self._conn = None
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()  # an open transaction is rolled back
+            raise
+
+    async def close(self) -> None:
+        if self._thread is None:
+            return
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._close)
+        self._thread.shutdown(wait=True)
+        self._thread = None
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 def _run_upgrade(connection: sa.Connection) -> None:
@@ -98,6 +180,15 @@ def _run_upgrade(connection: sa.Connection) -> None:
 def _sqlite_path(url: str) -> Path:
     database = sa.make_url(url).database
     return Path(database) if database and database != ":memory:" else Path(".")
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL; None when the batch writers cannot share it (memory, URI)."""
+    parsed = sa.make_url(url)
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:") or parsed.query:
+        return None
+    return database
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

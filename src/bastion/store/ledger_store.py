@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bastion.store import rollups
-from bastion.store.database import Database
+from bastion.store.database import Database, Statement
 from bastion.store.schema import LEDGER_COLUMNS, feedback, spend_ledger, spend_tags
 
 Row = dict[str, Any]
@@ -82,36 +82,45 @@ class LedgerStore:
 
     async def insert(self, rows: Sequence[LedgerRow], again: bool = False) -> None:
         """Insert ledger rows (and their tags); ``again``: some may be in already."""
-        if not rows:
-            return
-        async with self.db.writing() as conn:
-            if again:
-                rows = await self._new(conn, rows)
-                if not rows:
-                    return
-            await conn.exec_driver_sql(self._insert_sql, list(rows))
-            tags = [
-                (row[_REQUEST_ID], row[_AT], tag)
-                for row in rows
-                if row[_TAGS] is not None
-                for tag in orjson.loads(row[_TAGS])
-            ]
-            if tags:
-                await conn.exec_driver_sql(self._tags_sql, tags)
-            # The hub's rollups, in the same transaction: they always equal the ledger.
-            await rollups.add(conn, rows)
+        await self.db.write_batch(await self.statements(rows, again))
 
-    async def _new(self, conn: Any, rows: Sequence[LedgerRow]) -> list[LedgerRow]:
+    async def statements(self, rows: Sequence[LedgerRow], again: bool = False) -> list[Statement]:
+        """What inserts ``rows``, their tags and their rollups (to run in one transaction).
+
+        ``again``: the rows already in the ledger (a lost commit reply) are left out
+        first, so that the rollups count each request once. Only this writer writes
+        these request ids, one batch at a time, so reading before the transaction is
+        as good as reading in it.
+        """
+        if rows and again:
+            rows = await self._new(rows)
+        if not rows:
+            return []
+        out: list[Statement] = [(self._insert_sql, rows)]
+        tags = [
+            (row[_REQUEST_ID], row[_AT], tag)
+            for row in rows
+            if row[_TAGS] is not None
+            for tag in orjson.loads(row[_TAGS])
+        ]
+        if tags:
+            out.append((self._tags_sql, tags))
+        # The hub's rollups, in the same transaction: they always equal the ledger.
+        out.append(rollups.upsert(self.db.dialect, rows))
+        return out
+
+    async def _new(self, rows: Sequence[LedgerRow]) -> list[LedgerRow]:
         """The rows not in the ledger yet (after an error whose commit may have landed)."""
         ids = list({row[_REQUEST_ID] for row in rows})
         found: set[tuple[str, float]] = set()
-        for start in range(0, len(ids), 500):
-            result = await conn.execute(
-                sa.select(spend_ledger.c.request_id, spend_ledger.c.at).where(
-                    spend_ledger.c.request_id.in_(ids[start : start + 500])
+        async with self.db.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                result = await conn.execute(
+                    sa.select(spend_ledger.c.request_id, spend_ledger.c.at).where(
+                        spend_ledger.c.request_id.in_(ids[start : start + 500])
+                    )
                 )
-            )
-            found.update((r[0], r[1]) for r in result)
+                found.update((r[0], r[1]) for r in result)
         return [row for row in rows if (row[_REQUEST_ID], row[_AT]) not in found]
 
     async def request(self, request_id: str) -> Row | None:

@@ -225,12 +225,17 @@ def parameters(increments: Mapping[Key, list[int]]) -> list[tuple[Any, ...]]:
     return [(*k, *m) for k, m in sorted(increments.items())]
 
 
+def upsert(dialect: str, rows: Sequence[Sequence[Any]]) -> tuple[str, list[tuple[Any, ...]]]:
+    """The statement adding ledger ``rows`` to the rollups (run it in the rows' transaction)."""
+    return _UPSERT[dialect], parameters(aggregate(rows)) if rows else []
+
+
 async def add(conn: AsyncConnection, rows: Sequence[Sequence[Any]]) -> None:
     """Add ledger ``rows`` (just inserted) to the rollups, in the same transaction."""
     if not rows:
         return
-    params = parameters(aggregate(rows))
-    await conn.exec_driver_sql(_UPSERT[conn.dialect.name], params)
+    sql, params = upsert(conn.dialect.name, rows)
+    await conn.exec_driver_sql(sql, params)
 
 
 def rebuild(conn: sa.Connection, ledger: sa.Table, now: float | None = None) -> None:
