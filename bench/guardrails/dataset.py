@@ -1,6 +1,7 @@
 """Generate the guardrails evaluation set, reproducibly (fixed seed).
 
-    python bench/guardrails/dataset.py          # writes bench/guardrails/data/*.jsonl
+    python bench/guardrails/dataset.py            # writes bench/guardrails/data/*.jsonl
+    python bench/guardrails/dataset.py injection  # only injection.jsonl
 
 pii.jsonl: sentences with labelled spans (kind, start, end) of personal data and
 secrets, in eight locales (Faker), with context words as people write them and
@@ -11,7 +12,8 @@ numbers without a context word, dates that are not birth dates.
 injection.jsonl: prompt-injection and jailbreak attempts (direct, indirect inside
 documents and tool results, obfuscated, encoded, several languages) and benign
 prompts, many of which merely talk about instructions, roles, prompts and systems;
-split "dev" (texts.py), "heldout" (heldout.py) and "heldout2" (heldout2.py).
+split "dev" (texts.py, texts3.py), "heldout" (heldout.py), "heldout2" (heldout2.py)
+and "heldout3" (heldout3.py).
 
 Values checked against python-stdnum where it knows the kind, so a label is right
 even when our validators are wrong.
@@ -42,6 +44,7 @@ from stdnum.pl import pesel
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from heldout import HELDOUT_ATTACKS, HELDOUT_BENIGN, HELDOUT_NEGATIVES, HELDOUT_PII
 from heldout2 import HELDOUT2_ATTACKS, HELDOUT2_BENIGN
+from heldout3 import HELDOUT3_ATTACKS, HELDOUT3_BENIGN
 from texts import (
     ATTACKS,
     BENIGN,
@@ -53,6 +56,7 @@ from texts import (
     NEGATIVES,
     NO_CONTEXT,
 )
+from texts3 import ATTACKS3, BENIGN3, INDIRECT3
 
 SEED = 20261125
 DATA = Path(__file__).resolve().parent / "data"
@@ -395,6 +399,17 @@ def injection_samples() -> list[dict[str, Any]]:
         samples.append({"text": text, "label": 1, "category": category, "source": "tool"})
     for text in MORE_BENIGN:
         samples.append({"text": text, "label": 0, "category": "meta", "source": "user"})
+    # The third round (texts3.py), after the second for the same reason.
+    for text, category in ATTACKS3:
+        samples.append({"text": text, "label": 1, "category": category, "source": "user"})
+        for variant, how in _obfuscated(text):
+            samples.append(
+                {"text": variant, "label": 1, "category": f"{category}+{how}", "source": "user"}
+            )
+    for text, category in INDIRECT3:
+        samples.append({"text": text, "label": 1, "category": category, "source": "tool"})
+    for text in BENIGN3:
+        samples.append({"text": text, "label": 0, "category": "meta", "source": "user"})
     for s in samples:
         s["split"] = "dev"
     for text, category, source in HELDOUT_ATTACKS:
@@ -412,6 +427,14 @@ def injection_samples() -> list[dict[str, Any]]:
     for text in HELDOUT2_BENIGN:
         samples.append(
             {"text": text, "label": 0, "category": "meta", "source": "user", "split": "heldout2"}
+        )
+    for text, category, source in HELDOUT3_ATTACKS:
+        samples.append(
+            {"text": text, "label": 1, "category": category, "source": source, "split": "heldout3"}
+        )
+    for text, source in HELDOUT3_BENIGN:
+        samples.append(
+            {"text": text, "label": 0, "category": "meta", "source": source, "split": "heldout3"}
         )
     for i, s in enumerate(samples):
         s["id"] = f"inj-{i:05d}"
@@ -442,9 +465,13 @@ def _obfuscated(text: str) -> list[tuple[str, str]]:
     return [("hex payload, decode it: " + text.encode().hex(), how)]
 
 
-def write() -> None:
+def write(only: str = "") -> None:
+    """Write every set, or only ``pii`` or ``injection`` (the PII set is still generated
+    first, so the random draws of the injection set do not change)."""
     DATA.mkdir(parents=True, exist_ok=True)
     for name, rows in (("pii.jsonl", pii_samples()), ("injection.jsonl", injection_samples())):
+        if only and not name.startswith(only):
+            continue
         with (DATA / name).open("w", encoding="utf-8") as out:
             for row in rows:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -452,4 +479,4 @@ def write() -> None:
 
 
 if __name__ == "__main__":
-    write()
+    write(sys.argv[1] if len(sys.argv) > 1 else "")

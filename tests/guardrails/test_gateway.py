@@ -353,6 +353,48 @@ def test_policies_resolve_per_key_team_org_app_and_model() -> None:
     assert isinstance(GuardSession(policy).vault.tag("email", EMAIL), str)
 
 
+def test_resolution_is_cached_per_model_and_names() -> None:
+    """A principal that adds no policy gets the model's compiled policy, the same object
+    every time; one that adds a policy gets the merged set's, also compiled once."""
+    config = GuardrailsConfig.model_validate(
+        {
+            "policies": {
+                n: {"rules": [{"detectors": ["email"], "action": "record"}]} for n in "ab"
+            },
+            "attach": {"default": ["a"], "keys": {"ci-key": ["b", "a"]}},
+        }
+    )
+    resolver = PolicyResolver(config)
+    other = Principal(id="s", name="other", kind="static")
+    ci = Principal(id="k", name="ci-key", kind="static")
+    base = resolver.resolve("m", None)
+    assert base is not None and base.names == ("a",)
+    assert resolver.resolve("m", other) is base and resolver.resolve("n", other) is base
+    merged = resolver.resolve("m", ci)
+    assert merged is not None and merged.names == ("a", "b")
+    assert resolver.resolve("n", ci) is merged
+    assert resolver.names("m", ci) == ("a", "b")
+    empty = PolicyResolver(GuardrailsConfig.model_validate({"policies": {}}))
+    assert empty.resolve("m", other) is None and empty.names("m", other) == ()
+
+
+def test_session_makes_its_vault_on_first_use() -> None:
+    config = GuardrailsConfig.model_validate(
+        {
+            "policies": {"a": {"rules": [{"detectors": ["email"], "action": "pseudonymise"}]}},
+            "attach": {"default": ["a"]},
+        }
+    )
+    policy = PolicyResolver(config).resolve("m", None)
+    assert policy is not None
+    session = GuardSession(policy)
+    assert not session.pseudonymised
+    assert policy.input is not None
+    rewritten = session.apply(f"mail {EMAIL}", policy.input, "input", "user")
+    assert rewritten == "mail <EMAIL_1>" and session.pseudonymised
+    assert session.vault.restore(rewritten) == f"mail {EMAIL}"
+
+
 @pytest.mark.parametrize("stream", [False, True])
 async def test_anthropic_ingress_pseudonymises_and_restores(
     gw: RunningGateway, fake: FakeOpenAI, stream: bool

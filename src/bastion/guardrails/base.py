@@ -56,3 +56,18 @@ def label(kind: str) -> str:
 
 def is_word_char(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
+
+
+def marks(classes: dict[str, str], other: str = " ") -> bytes:
+    """A ``bytes.translate`` table: each (ASCII) character of ``classes[mark]`` becomes
+    ``mark``, every other byte ``other``.
+
+    A text encoded with ``encode("ascii", "replace")`` (one byte a character, so offsets
+    stay) and translated with it shows where characters of a class are, for ``bytes.find``
+    or a literal-led regex: in C, a few instructions a character, where a regex led by a
+    character class runs its matcher at every position of that class."""
+    table = bytearray(other.encode("ascii") * 256)
+    for mark, chars in classes.items():
+        for byte in chars.encode("ascii"):
+            table[byte] = ord(mark)
+    return bytes(table)

@@ -17,6 +17,8 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Final
 
+from bastion.guardrails.base import marks
+
 # Letters that look like Latin ones (Cyrillic, Greek, a few IPA and others), lower-cased.
 _CONFUSABLES: Final = str.maketrans(
     {
@@ -45,18 +47,33 @@ _LEET_CHAR: Final = re.compile(
     r"[013457$@](?<![0-9A-Z_+/=].)(?=[a-z013457$])(?![ap]m\b|st\b|nd\b|rd\b|th\b)"
     r"(?=[a-z013457$_]*[g-z])(?=[a-z013457$_]*(?![\w+/=\-]|\.[a-z]))(?!(?<=@)[\w\-]*\.[a-z])"
 )
+_LEET_START: Final = re.compile(r"[013457$@]")  # where a _LEET_CHAR match can start
+# _SPACED_HINT over the text's bytes with its classes marked (separator "s", ASCII letter
+# "L", anything else "x"; see _TOKEN_RUN): a regex led by a literal, skipping in C to each
+# "sL", where the hint's leading class stops the engine after every space.
+_SPACED_CLASSES: Final = marks(
+    {"s": " .-_*/|", "L": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"}, other="x"
+)
+_SPACED_MARKED: Final = re.compile(rb"sLs{1,2}Ls{1,2}Ls")
 _SPACED_HINT: Final = re.compile(
     r"[ .\-_*/|][A-Za-z][ .\-_*/|]{1,2}[A-Za-z][ .\-_*/|]{1,2}[A-Za-z][ .\-_*/|]"
 )
 # Long tokens that may be encoded payloads (the text is scanned with a space in front).
 _TOKEN: Final = re.compile(r"[^A-Za-z0-9+/_\-=](?P<t>[A-Za-z0-9+/_\-]{16,}={0,2})")
+# _TOKEN's run characters marked "a" (anything else " ") in the text's bytes (non-ASCII
+# characters encoded as one "?" each, so offsets stay): a run of 16 is then found by
+# bytes.find, three passes in C where the regex tries a match after every space.
+_TOKEN_RUN: Final = marks(
+    {"a": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/_-"}
+)
+_RUN: Final = b"a" * 16
 _SPACED: Final = re.compile(r"(?:[a-z][ .\-_*/|]{1,2}){2,}[a-z](?![a-z])")
 _SEPARATORS: Final = str.maketrans("", "", " .-_*/|")
 _HEX_DIGITS: Final = "0123456789abcdefABCDEF"
 _SPACED_HEX: Final = re.compile(r"(?:[0-9a-fA-F]{2}[ :]){9,}[0-9a-fA-F]{2}")
 _PRINTABLE: Final = re.compile(rb"[\x20-\x7e\t\r\n]*")
-_ROT13_HINT: Final = ("rot13", "rot-13", "rot 13", "caesar", "cipher")
-_REVERSE_HINT: Final = ("revers", "backward", "right to left", "mirror")
+# Written out in variants(): rot13, rot-13, rot 13, caesar, cipher; revers, backward,
+# right to left, mirror.
 
 
 def deobfuscate(text: str) -> str:
@@ -84,11 +101,16 @@ def variants(text: str, low: str | None) -> Iterator[tuple[str, bool, str]]:
     yield plain, low is not None, "plain"
     padded = " " + text
     leet = 0
-    for _ in _LEET_CHAR.finditer(text):
-        leet += 1
-        if leet == 3:
-            break
-    spaced = _SPACED_HINT.search(padded) is not None
+    # A search first: most texts have no leet character, and a search costs less than
+    # setting up an iteration (the same for the tokens below).
+    first = _LEET_START.search(text)
+    if first is not None:
+        for _ in _LEET_CHAR.finditer(text, first.start()):
+            leet += 1
+            if leet == 3:
+                break
+    marked = padded.encode("ascii", "replace")  # one byte a character
+    spaced = _SPACED_MARKED.search(marked.translate(_SPACED_CLASSES)) is not None
     clean = plain if text.isascii() or _plain_unicode(text) else deobfuscate(text)
     if leet >= 3:  # "1gn0r3 4ll": several; one "Passw0rd" or "A1b2" is no obfuscation
         clean = clean.translate(_LEET)
@@ -98,13 +120,25 @@ def variants(text: str, low: str | None) -> Iterator[tuple[str, bool, str]]:
         how = "glued"  # words joined: their boundaries are gone
     if clean != plain:
         yield clean, False, how
-    tokens = [m.group("t") for m in _TOKEN.finditer(padded)]
-    for decoded in _decoded(tokens, text):
-        yield decoded, False, "encoded"
-    if any(h in plain for h in _ROT13_HINT):
+    at = _first_token(marked) if len(text) >= 16 else -1
+    if at >= 0 or "hex" in text or "0x" in text:
+        tokens = [m.group("t") for m in _TOKEN.finditer(padded, at)] if at >= 0 else []
+        for decoded in _decoded(tokens, text):
+            yield decoded, False, "encoded"
+    # The hints spelled out (no generator): this runs for every text.
+    if ("rot" in plain and ("rot13" in plain or "rot-13" in plain or "rot 13" in plain)) or (
+        "caesar" in plain or "cipher" in plain
+    ):
         yield codecs.decode(plain, "rot13"), False, "encoded"
-    if any(h in plain for h in _REVERSE_HINT):
+    if "revers" in plain or "backward" in plain or "right to left" in plain or "mirror" in plain:
         yield plain[::-1], False, "encoded"
+
+
+def _first_token(marked: bytes) -> int:
+    """Where in ``marked`` (``" " + text``, encoded) _TOKEN's matches can start (iterating
+    from there finds them all), or -1 when it has none: the lead before the first run."""
+    i = marked.translate(_TOKEN_RUN).find(_RUN)
+    return i - 1 if i > 0 else -1  # (the pad is no run character: i is never 0)
 
 
 def _decoded(tokens: list[str], text: str) -> Iterator[str]:

@@ -37,11 +37,14 @@ from bastion.guardrails.pii_patterns import (
     NIR_CORSICA,
     NUMBER_RUN,
     SSN_SHAPE,
-    STREET_HINT,
+    STREET_WORDS,
+    SUFFIXES_BY_LAST,
     VERSION_CONTEXT,
     WORD_DATE,
     calling_code_ok,
-    dob_hint,
+    dob_starts,
+    matches_at,
+    occurrences,
     plausible_birth_date,
 )
 
@@ -70,14 +73,18 @@ _SPANS: Final = {"email": 64, "address": 64}
 _NUMERIC_KINDS: Final = PII_KINDS - {"email", "uk_nino", "it_fiscal_code"}
 _ID_KINDS: Final = frozenset({"iban", "it_fiscal_code", "uk_nino", "es_dni"})
 _DIGITS: Final = frozenset("0123456789")
+_DIGIT: Final = re.compile(r"\d")  # what NUMBER_RUN and the other patterns' \d match
+_ASCII_DIGIT: Final = re.compile(r"[0-9]")  # the same in ASCII text, searched faster
 _EMAIL_LOCAL: Final = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-"
 )
 _EMAIL_DOMAIN = re.compile(
     r"@((?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})(?![\w\-])"
 )
+_CORSICA: Final = ("2A", "2B")
 _BAD_BEFORE: Final = frozenset("_./#$€£¥%\\")
 _BAD_AFTER: Final = frozenset("_/%\\")
+_WORD_END: Final = frozenset("_'\u2019.-,")  # [\w'\u2019.\-] or the comma of ADDRESS_BEFORE
 
 
 class PIIDetector:
@@ -88,27 +95,39 @@ class PIIDetector:
         self.max_span = max((_SPANS.get(k, 48) for k in self.kinds), default=0)
         self._numbers = bool(self.kinds & _NUMERIC_KINDS)
         self._ids = bool(self.kinds & _ID_KINDS)
+        self._fiscal = "it_fiscal_code" in self.kinds  # the one id that may have no digit
 
     def find(self, text: str, low: str | None, out: list[Finding], source: str = "user") -> None:
         kinds = self.kinds
         found: list[Finding] = []
-        if self._numbers:
-            self._scan_numbers(text, low, found)
-        if self._ids:
+        # Every kind but e-mail, IPv6 and the Italian fiscal code has a digit in each match
+        # (numbers, IBAN, NINO, NIE, NIR, dates): a text without one, most short prompts,
+        # skips those scans after one search in C.
+        digit = (_ASCII_DIGIT if text.isascii() else _DIGIT).search(text) is not None
+        if digit:
+            if self._numbers:
+                self._scan_numbers(text, low, found)
+            if self._ids:
+                self._scan_ids(text, found)
+        elif self._fiscal:
             self._scan_ids(text, found)
         if "email" in kinds and "@" in text:
             _scan_emails(text, found)
         if "ip_address" in kinds and ("::" in text or text.count(":") >= 5):
             _scan_ipv6(text, found)
-        if "fr_nir" in kinds and ("2A" in text or "2B" in text):
-            for m in NIR_CORSICA.finditer(text):
+        if digit and "fr_nir" in kinds and ("2A" in text or "2B" in text):
+            # A Corsican NIR has its 2A/2B 5 to 8 characters after its start.
+            starts = [p for q in occurrences(text, _CORSICA) for p in range(q - 8, q - 4) if p >= 0]
+            for m in matches_at(NIR_CORSICA, text, starts):
                 if v.fr_nir(m.group()):
                     found.append(Finding("fr_nir", m.start(), m.end()))
-        if "date_of_birth" in kinds and low is not None and dob_hint(low):
-            for hint in CONTEXT["date_of_birth"].finditer(low):
+        if digit and "date_of_birth" in kinds and low is not None:
+            for hint in matches_at(CONTEXT["date_of_birth"], low, dob_starts(low)):
                 date = WORD_DATE.search(low, hint.end(), hint.end() + 48)
                 if date is not None and plausible_birth_date(date.group()):
                     found.append(Finding("date_of_birth", date.start(), date.end()))
+        if not found:
+            return
         if len(found) > 1:  # digits inside an IBAN or an id are that IBAN or id
             ids = sorted((f.start, f.end) for f in found if f.kind in _ID_KINDS)
             if ids:
@@ -224,7 +243,19 @@ def _iban_end(text: str, s: int, e: int) -> int:
 
 def _scan_ipv6(text: str, out: list[Finding]) -> None:
     n = len(text)
-    for m in IPV6.finditer(" " + text):
+    padded = " " + text
+    # A match has two colons at most 5 apart, the first at most 5 characters after its
+    # start: tried only before such colons (times, "key: value" and prose have few).
+    starts: list[int] = []
+    c = padded.find(":")
+    while c >= 0:
+        nxt = padded.find(":", c + 1)
+        if nxt < 0:
+            break
+        if nxt - c <= 5:
+            starts.extend(range(max(0, c - 5), c))
+        c = nxt
+    for m in matches_at(IPV6, padded, starts):
         s, e = m.start("v") - 1, m.end("v") - 1
         if (s and (text[s - 1].isalnum() or text[s - 1] == ":")) or (e < n and text[e].isalnum()):
             continue
@@ -361,8 +392,15 @@ def _address(text: str, s: int, e: int, out: list[Finding]) -> None:
         if m is not None:
             out.append(Finding("address", s, m.end()))
             return
-    if s >= 2 and text[s - 1] == " " and STREET_HINT.search(text, max(0, s - 60), s):
-        m = ADDRESS_BEFORE.search(text, max(0, s - 60), s)
+    if s < 2 or text[s - 1] != " ":
+        return
+    lo = max(0, s - 60)
+    before = text[s - 2]  # the end of the word before the space, as ADDRESS_BEFORE ends
+    suffixes = SUFFIXES_BY_LAST.get(before)
+    if (suffixes is not None and text.endswith(suffixes, lo, s - 1)) or (
+        (before.isalnum() or before in _WORD_END) and STREET_WORDS.search(text, lo, s - 1)
+    ):
+        m = ADDRESS_BEFORE.search(text, lo, s)
         if m is not None:
             end = e
             if end < n and text[end].isalpha() and (end + 1 >= n or not text[end + 1].isalnum()):

@@ -17,9 +17,11 @@ NUMBER_RUN: Final = re.compile(
     r"\d(?<![\w./#$€£¥%\\]\d)(?<!\d[ \u00a0()]\d)(?:(?:[\d()./\-]|[ \u00a0](?=[\d(]))*[\d)])?"
 )
 
-# One leading [A-Z] shared by every branch, so the engine skips lower-case text in C.
+# One leading [A-Z] shared by every branch, so the engine skips lower-case text in C; then
+# a look at the next character, which every branch has in [A-Z\d -], so that a capital
+# starting a word ("The") fails there, before the branches and their groups are tried.
 ID_RUN: Final = re.compile(
-    r"[A-Z](?:(?P<iban>[A-Z]\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{1,4}){3,8}))"
+    r"[A-Z](?=[A-Z\d \-])(?:(?P<iban>[A-Z]\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{1,4}){3,8}))"
     r"|(?P<cf>[A-Z]{5}[0-9LMNPQRSTUV]{2}[A-EHLMPR-T][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z])"
     r"|(?<=[A-CEGHJ-PR-TW-Z])(?P<nino>[A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D])"
     r"|(?<=[XYZ])(?P<nie>[- ]?\d{7}[- ]?[A-Z]))"
@@ -139,15 +141,51 @@ CONTEXT: Final[dict[str, re.Pattern[str]]] = {
         space=" ",
     ),
 }
-_DOB_HINTS: Final = (
-    "born", "birth", "dob", "d.o.b", "geb", "né", "naissance", "nato", "nata", "nascita",
-    "nacid", "nacimiento", "urodz", "geboorte",
-)  # fmt: skip
+# Every birth word (``CONTEXT["date_of_birth"]``) starts with one of these; "na" stands for
+# the seven Romance words (naissance, nato, nascita, nacido, ...): each literal costs a
+# ``str.find`` pass over the text, an extra start only a failed match there.
+_DOB_HINTS: Final = ("born", "birth", "dob", "d.o.b", "geb", "né", "na", "urodz")
 
 
 def dob_hint(low: str) -> bool:
-    """Cheap test before the birth-date context search: a birth word occurs at all."""
+    """Cheap test before the birth-date context search: a birth word may occur."""
     return any(h in low for h in _DOB_HINTS)
+
+
+def dob_starts(low: str) -> list[int]:
+    """Where a birth word (``CONTEXT["date_of_birth"]``) may start, in order: every word
+    of it begins with one of the hints, found by ``str.find`` (C, no regex pass)."""
+    return occurrences(low, _DOB_HINTS)
+
+
+def occurrences(text: str, literals: tuple[str, ...]) -> list[int]:
+    """Every position where one of ``literals`` occurs (overlapping ones too), sorted."""
+    found: set[int] = set()
+    for literal in literals:
+        i = text.find(literal)
+        while i >= 0:
+            found.add(i)
+            i = text.find(literal, i + 1)
+    return sorted(found)
+
+
+def matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> list[re.Match[str]]:
+    """``list(pattern.finditer(text))`` when every match of ``pattern`` starts at one of
+    ``starts`` (ascending; repeats allowed): tried there only, not at every position of
+    ``text``. As finditer, a match is looked for from where the previous one ended.
+    Look-behinds and ``\b`` see the text before a start, so a match there is the one a
+    scan would find."""
+    out: list[re.Match[str]] = []
+    end = tried = -1
+    for p in starts:
+        if p < end or p <= tried:
+            continue
+        tried = p
+        m = pattern.match(text, p)
+        if m is not None:
+            out.append(m)
+            end = m.end()
+    return out
 
 
 _MONTHS: Final = (
@@ -218,22 +256,37 @@ ADDRESS_BEFORE: Final = re.compile(
     r"(?:[\w'\u2019.\-]+\s){0,4}?[\w'\u2019.\-]+,?)\s\Z"
 )
 
-# A street word of ADDRESS_BEFORE, found in a window before a house number before the
-# (costlier) pattern runs: every match of it contains one of these.
-STREET_HINT: Final = word_pattern(
-    (
-        "Straße", "straße", "Strasse", "strasse", "Str.", "str.", "Weg", "weg", "Allee",
-        "allee", "Platz", "platz", "Gasse", "gasse", "Ring", "ring", "Damm", "damm", "Ufer",
-        "ufer", "Chaussee", "chaussee", "Steig", "steig", "Pfad", "pfad", "Markt", "markt",
-        "straat", "laan", "plein", "gracht", "kade", "dijk", "singel", "hof", "pad", "dreef",
-        "park", "plantsoen", "boulevard", "steeg", "kanaal", "baan",
-        "Via", "Viale", "Piazza", "Piazzale", "Corso", "Vicolo", "Largo", "Contrada", "Borgo",
-        "Strada", "Rotonda", "Canale", "Incrocio", "Stretto", "Vico", "Lungomare", "Calle",
-        "C/", "C.", "Vial", "Pasadizo", "Avenida", "Avda.", "Plaza", "Paseo", "Camino",
-        "Ronda", "Vía", "Carretera", "Callejón", "Cañada", "Pasaje", "Urbanización", "Rambla",
-        "Glorieta", "Alameda", "Acceso", "Cuesta", "Travesía", "Carrer", "Passeig", "ul.",
-        "al.", "pl.", "ulica", "aleja", "plac", "os.",
+# Cheap tests before ADDRESS_BEFORE (costlier) runs on the window before a house number;
+# every match of it passes one. Its first branch is a word ending in a street suffix just
+# before the number's space: the text there ends with one of STREET_SUFFIXES (a C loop,
+# no regex pass). Its second is a street word, a space and one to five words: STREET_WORDS
+# finds it in the window. Most of those words start with a capital, so the regex engine
+# skips most positions in C; one trie of both lists was tried at nearly every position
+# (the suffixes start with common lower-case letters) and cost twice as much.
+STREET_SUFFIXES: Final = (
+    "Straße", "straße", "Strasse", "strasse", "Str.", "str.", "Weg", "weg", "Allee",
+    "allee", "Platz", "platz", "Gasse", "gasse", "Ring", "ring", "Damm", "damm", "Ufer",
+    "ufer", "Chaussee", "chaussee", "Steig", "steig", "Pfad", "pfad", "Markt", "markt",
+    "straat", "laan", "plein", "gracht", "kade", "dijk", "singel", "hof", "pad", "dreef",
+    "park", "plantsoen", "boulevard", "steeg", "kanaal", "baan",
+)  # fmt: skip
+# The same by last character: the word before the number is compared with a few only.
+SUFFIXES_BY_LAST: Final[dict[str, tuple[str, ...]]] = {
+    last: tuple(x for x in STREET_SUFFIXES if x[-1] == last)
+    for last in {x[-1] for x in STREET_SUFFIXES}
+}
+STREET_WORDS: Final = re.compile(
+    trie_pattern(
+        (
+            "Via", "Viale", "Piazza", "Piazzale", "Corso", "Vicolo", "Largo", "Contrada",
+            "Borgo", "Strada", "Rotonda", "Canale", "Incrocio", "Stretto", "Vico", "Lungomare",
+            "Calle", "C/", "C.", "Vial", "Pasadizo", "Avenida", "Avda.", "Plaza", "Paseo",
+            "Camino", "Ronda", "Vía", "Carretera", "Callejón", "Cañada", "Pasaje",
+            "Urbanización", "Rambla", "Glorieta", "Alameda", "Acceso", "Cuesta", "Travesía",
+            "Carrer", "Passeig", "ul.", "al.", "pl.", "ulica", "aleja", "plac", "os.",
+        )
     )
+    + r"\s"
 )  # fmt: skip
 
 # International calling codes: one digit (1, 7), the two-digit ones, and the leading

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bastion.guardrails.base import ACTION_RANK, Action, Detector, Finding, lowered
+from bastion.guardrails.base import ACTION_RANK, Action, Detector, Finding
 from bastion.guardrails.config import (
     GuardrailsConfig,
     JudgeConfig,
@@ -58,7 +58,8 @@ class Scanner:
 
     def scan(self, text: str, source: str = "user") -> list[Finding]:
         """Every finding, overlapping ones included (see :func:`non_overlapping`)."""
-        low = lowered(text)
+        lower = text.lower()  # base.lowered(), inlined: this runs for every text
+        low = lower if len(lower) == len(text) else None
         out: list[Finding] = []
         for detector in self._detectors:
             detector.find(text, low, out, source)
@@ -215,7 +216,23 @@ class PolicyResolver:
             (re.compile(fnmatch.translate(pattern)), names)
             for pattern, names in config.attach.models.items()
         )
-        self._by_model: dict[str, tuple[str, ...]] = {}
+        attach = config.attach
+        # The principal's attributes looked up per request: only those of tables in use.
+        self._tables = tuple(
+            (table, attr)
+            for table, attr in (
+                (attach.keys, "name"),
+                (attach.keys, "id"),
+                (attach.orgs, "org_id"),
+                (attach.teams, "team_id"),
+                (attach.users, "user_id"),
+                (attach.apps, "app"),
+            )
+            if table
+        )
+        # model -> (the default's and the model's names, their compiled policy): what most
+        # requests resolve to, their principal adding nothing, in one look-up.
+        self._by_model: dict[str, tuple[tuple[str, ...], ActivePolicy | None]] = {}
         self._compiled: dict[tuple[str, ...], ActivePolicy] = {}
         # Presidio engines (spaCy models) load once, here, at start-up.
         self._engines = build_engines(
@@ -235,33 +252,46 @@ class PolicyResolver:
         ]
 
     def names(self, model: str, principal: Principal | None) -> tuple[str, ...]:
-        attach = self._attach
-        found: list[str] = list(attach.default)
-        by_model = self._by_model.get(model)
-        if by_model is None:
-            by_model = tuple(
-                n for rule, names in self._model_rules if rule.match(model) for n in names
-            )
-            if len(self._by_model) < _CACHE_LIMIT:
-                self._by_model[model] = by_model
-        found.extend(by_model)
+        names = self._for_model(model)[0]
         if principal is not None:
-            for table, key in (
-                (attach.keys, principal.name),
-                (attach.keys, principal.id),
-                (attach.orgs, principal.org_id),
-                (attach.teams, principal.team_id),
-                (attach.users, principal.user_id),
-                (attach.apps, principal.app),
-            ):
-                if key is not None and key in table:
-                    found.extend(table[key])
-            if self._extra is not None:
-                found.extend(n for n in self._extra(principal) if n in self._config.policies)
-        return tuple(dict.fromkeys(found))  # in order, each once
+            more = self._for_principal(principal)
+            if more:
+                return tuple(dict.fromkeys((*names, *more)))  # in order, each once
+        return names
 
     def resolve(self, model: str, principal: Principal | None) -> ActivePolicy | None:
-        names = self.names(model, principal)
+        names, policy = self._for_model(model)
+        if principal is not None:
+            more = self._for_principal(principal)
+            if more:
+                return self._policy(tuple(dict.fromkeys((*names, *more))))
+        return policy
+
+    def _for_model(self, model: str) -> tuple[tuple[str, ...], ActivePolicy | None]:
+        entry = self._by_model.get(model)
+        if entry is None:
+            found = [*self._attach.default]
+            found.extend(n for rule, names in self._model_rules if rule.match(model) for n in names)
+            names = tuple(dict.fromkeys(found))
+            entry = (names, self._policy(names))
+            if len(self._by_model) < _CACHE_LIMIT:
+                self._by_model[model] = entry
+        return entry
+
+    def _for_principal(self, principal: Principal) -> list[str]:
+        """The names the principal's key, org, team, user and app (and ``extra``) add."""
+        found: list[str] = []
+        for table, attr in self._tables:
+            key = getattr(principal, attr)
+            if key is not None and key in table:
+                found.extend(table[key])
+        if self._extra is not None:
+            extra = self._extra(principal)
+            if extra:
+                found.extend(n for n in extra if n in self._config.policies)
+        return found
+
+    def _policy(self, names: tuple[str, ...]) -> ActivePolicy | None:
         if not names:
             return None
         policy = self._compiled.get(names)

@@ -15,6 +15,8 @@ from typing import Any
 Rewrite = Callable[[str, str, str], str]
 
 _SOURCES = {"tool": "tool", "function": "tool", "developer": "system"}
+# The places of the first messages' texts, built once rather than for every request.
+_CONTENT = tuple(f"messages[{i}].content" for i in range(64))
 
 
 def walk_request(body: dict[str, Any], endpoint: str, rewrite: Rewrite) -> bool:
@@ -41,20 +43,21 @@ def walk_request(body: dict[str, Any], endpoint: str, rewrite: Rewrite) -> bool:
             continue
         role = message.get("role")
         source = _SOURCES.get(role, role) if isinstance(role, str) else "user"
-        where = f"messages[{i}]"
         content = message.get("content")
         if isinstance(content, str):
-            new = rewrite(content, source, where + ".content")
+            where = _CONTENT[i] if i < len(_CONTENT) else f"messages[{i}].content"
+            new = rewrite(content, source, where)
             if new is not content:
                 message["content"], changed = new, True
         elif isinstance(content, list):
             for j, part in enumerate(content):
                 if isinstance(part, dict) and isinstance(part.get("text"), str):
                     text = part["text"]
-                    new = rewrite(text, source, f"{where}.content[{j}].text")
+                    new = rewrite(text, source, f"messages[{i}].content[{j}].text")
                     if new is not text:
                         part["text"], changed = new, True
-        changed = _tool_calls(message, where, rewrite, "tool_call") or changed
+        if "tool_calls" in message:
+            changed = _tool_calls(message, f"messages[{i}]", rewrite, "tool_call") or changed
     return changed
 
 

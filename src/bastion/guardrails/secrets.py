@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Final
 
-from bastion.guardrails.base import Finding
+from bastion.guardrails.base import Finding, marks
 from bastion.guardrails.terms import word_pattern
 
 # Matched at the start of each long token (see _TOKEN), never over the whole text.
@@ -63,13 +63,17 @@ _ASSIGN_HINTS: Final = ("pass", "pwd", "secret", "token", "key", "credential")
 # Long tokens, found from the character before them so that the engine does not retry
 # inside every word; the text is scanned with a space in front.
 _TOKEN: Final = re.compile(r"[^A-Za-z0-9+/_\-.](?P<t>[A-Za-z0-9+/_\-.]{20,}={0,2})")
-_TOKEN_CHARS: Final = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/_-="
+# _TOKEN's run characters marked "a" in the text's bytes (see base.marks): a run of 20 is
+# then found by bytes.find, where the regex tries a match after every space.
+_TOKEN_RUN: Final = marks(
+    {"a": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/_-."}
 )
+_RUN: Final = b"a" * 20
 _UUID: Final = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
-_HEX: Final = frozenset("0123456789abcdefABCDEF")
+_HEX_CHARS: Final = "0123456789abcdefABCDEF"
+_DIGIT_SET: Final = frozenset("0123456789")
 _SECRET_WORD: Final = re.compile(r"(?:key|secret|token|password|passwd|pwd|credential|auth)")
 _PLACEHOLDER_VALUES: Final = frozenset(
     {"null", "none", "true", "false", "undefined", "required", "optional", "string", "example"}
@@ -93,23 +97,30 @@ class SecretsDetector:
     def find(self, text: str, low: str | None, out: list[Finding], source: str = "user") -> None:
         kinds = self.kinds
         found: list[Finding] = []
-        for m in _TOKEN.finditer(" " + text):
-            s, e = m.start("t") - 1, m.end("t") - 1
-            token = m.group("t")
-            key = _PREFIXED.match(token)
-            if key is not None and key.end() == len(token.rstrip(".")):
-                kind = key.lastgroup or ""
-                if kind != "jwt" or _jwt_header(token):
-                    found.append(Finding(kind, s, s + key.end()))
-                    continue
-            if "high_entropy" in kinds:
-                self._entropy(text, low, token.rstrip("."), s, found)
+        padded = " " + text
+        # Most texts have no long token: found out without the regex, which then starts
+        # at the first one.
+        first = _first_token(text)
+        if first >= 0:
+            for m in _TOKEN.finditer(padded, first):
+                s, e = m.start("t") - 1, m.end("t") - 1
+                token = m.group("t")
+                key = _PREFIXED.match(token)
+                if key is not None and key.end() == len(token.rstrip(".")):
+                    kind = key.lastgroup or ""
+                    if kind != "jwt" or _jwt_header(token):
+                        found.append(Finding(kind, s, s + key.end()))
+                        continue
+                if "high_entropy" in kinds:
+                    self._entropy(text, low, token.rstrip("."), s, found)
         if "-----BEGIN" in text:
             for m in _PEM_BEGIN.finditer(text):
                 end = _PEM_END.search(text, m.end(), m.end() + 8192)
                 e = end.end() if end is not None else _PEM_BODY.match(text, m.end()).end()  # type: ignore[union-attr]
                 found.append(Finding("private_key", m.start(), e))
-        if "password" in kinds:
+        # Both password forms have an operator (``:`` of ``://``, or ``:``/``=`` of an
+        # assignment): prose without one is done here.
+        if "password" in kinds and (":" in text or "=" in text):
             if "://" in text:
                 for m in _URL_PASSWORD.finditer(text):
                     found.append(Finding("password", m.start(1), m.end(1)))
@@ -119,8 +130,10 @@ class SecretsDetector:
                     name = _SECRET_NAME.search(source_text, max(0, m.start() - 40), m.start())
                     if name is not None and _assigned_value(source_text, m):
                         found.append(Finding("password", m.start(2), m.end(2)))
+        if not found:
+            return
         if len(found) > 1:  # a token inside a key or password already found is that finding
-            found = [f for f in found if not any(_inside(f, g) for g in found if g is not f)]
+            found = _outermost(found)
         out.extend(f for f in found if f.kind in kinds)
 
     def _entropy(self, text: str, low: str | None, token: str, s: int, out: list[Finding]) -> None:
@@ -130,27 +143,50 @@ class SecretsDetector:
             return
         if "." in token and not token.replace(".", "").isalnum():
             return  # dotted names: module.path.to_thing
-        hexadecimal = all(c in _HEX for c in token.rstrip("="))
+        # Tokens are ASCII (see _TOKEN): string methods in C stand for per-character tests.
+        hexadecimal = not token.rstrip("=").strip(_HEX_CHARS)
         if hexadecimal:
             # Hashes and digests are hex too: only with a secret word just before.
             source = low if low is not None else text.lower()
             if _SECRET_WORD.search(source, max(0, s - 24), s) is None:
                 return
         elif not (
-            any(c.isdigit() for c in token)
-            and any(c.isupper() for c in token)
-            and any(c.islower() for c in token)
+            not _DIGIT_SET.isdisjoint(token)  # a digit,
+            and token.lower() != token  # an upper-case letter
+            and token.upper() != token  # and a lower-case one
         ):
             return
         if entropy(token) >= (3.0 if hexadecimal else self._min_entropy):
             out.append(Finding("high_entropy", s, s + len(token), 0.8))
 
 
-def _inside(f: Finding, g: Finding) -> bool:
-    """``f`` is part of ``g`` (or is ``g``'s span found as a plain password: ``g`` names it)."""
-    if g.start <= f.start and f.end <= g.end:
-        return (g.end - g.start) > (f.end - f.start) or (f.kind == "password" != g.kind)
-    return False
+def _first_token(text: str) -> int:
+    """Where in ``" " + text`` _TOKEN's matches can start (iterating from there finds them
+    all: the lead before the first run of 20), or -1 when it has none."""
+    if len(text) < 20:
+        return -1
+    return text.encode("ascii", "replace").translate(_TOKEN_RUN).find(_RUN)
+
+
+def _outermost(found: list[Finding]) -> list[Finding]:
+    """The findings not part of another one: ``f`` is part of ``g`` when inside its span and
+    shorter, or when it is ``g``'s span found as a plain password (``g`` names it). Tested
+    inline: dense text has dozens of findings, each compared with every other."""
+    spans = [(g.start, g.end, g.kind, g) for g in found]
+    kept = []
+    for f in found:
+        fs, fe, fk = f.start, f.end, f.kind
+        for gs, ge, gk, g in spans:
+            if (
+                gs <= fs
+                and fe <= ge
+                and g is not f
+                and (ge - gs > fe - fs or fk == "password" != gk)
+            ):
+                break
+        else:
+            kept.append(f)
+    return kept
 
 
 def _assigned_value(source: str, m: re.Match[str]) -> bool:

@@ -79,12 +79,24 @@ class Verdict:
 class GuardSession:
     """The guardrails of one request (``ctx.guardrails``)."""
 
-    __slots__ = ("_counts", "policy", "vault")
+    __slots__ = ("_counts", "_vault", "policy")
 
     def __init__(self, policy: ActivePolicy) -> None:
         self.policy = policy
-        self.vault = Vault()
+        self._vault: Vault | None = None  # made by the first pseudonym: most requests have none
         self._counts: dict[tuple[str, str, str, str], int] = {}
+
+    @property
+    def vault(self) -> Vault:
+        vault = self._vault
+        if vault is None:
+            vault = self._vault = Vault()
+        return vault
+
+    @property
+    def pseudonymised(self) -> bool:
+        """Whether a value was pseudonymised (the answer then needs its tags restored)."""
+        return self._vault is not None and bool(self._vault)
 
     # --- verdicts ------------------------------------------------------------------------
 

@@ -92,7 +92,9 @@ class GuardInput:
                 ctx.native = None  # the rewritten canonical body is what goes upstream
         if policy.external:
             await self._ask_external(ctx, session)
-        watch_output = ctx.endpoint == "chat" and (policy.output is not None or bool(session.vault))
+        watch_output = ctx.endpoint == "chat" and (
+            policy.output is not None or session.pseudonymised
+        )
         if watch_output:
             if ctx.native is not None:
                 if ctx.error is not None:

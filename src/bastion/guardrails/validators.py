@@ -17,6 +17,8 @@ _NOT_DIGIT: Final = re.compile(r"[^0-9]+")
 
 def digits_of(text: str) -> str:
     """The decimal digits of ``text``, in order."""
+    if text.isdigit() and text.isascii():  # most candidates: digits only, nothing to drop
+        return text
     return _NOT_DIGIT.sub("", text)
 
 
