@@ -80,7 +80,7 @@ class Database:
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
         self._batches: _SQLiteBatches | None = None
         if self.dialect == "sqlite":
-            path = _sqlite_file(url)
+            path = sqlite_file(url)
             if path is not None:
                 self._batches = _SQLiteBatches(path)
 
@@ -182,8 +182,8 @@ def _sqlite_path(url: str) -> Path:
     return Path(database) if database and database != ":memory:" else Path(".")
 
 
-def _sqlite_file(url: str) -> str | None:
-    """The file of a SQLite URL; None when the batch writers cannot share it (memory, URI)."""
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL; None when a second connection cannot share it (memory, URI)."""
     parsed = sa.make_url(url)
     database = parsed.database
     if not database or database == ":memory:" or database.startswith("file:") or parsed.query:

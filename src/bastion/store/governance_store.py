@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bastion.store.database import Database
+from bastion.store.database import Database, sqlite_file
 from bastion.store.schema import ENTITY_TABLES, spend_ledger, state
 
 Row = dict[str, Any]
@@ -36,15 +36,6 @@ SCOPE_COLUMNS: Mapping[str, str] = {
 
 
 _REVISION = f"SELECT revision FROM {state.name} WHERE id = 1"
-
-
-def _sqlite_file(url: str) -> str | None:
-    """The file of a SQLite URL; None for an in-memory database or a URI."""
-    parsed = sa.make_url(url)
-    database = parsed.database
-    if not database or database == ":memory:" or database.startswith("file:") or parsed.query:
-        return None
-    return database
 
 
 class StoreConflict(Exception):
@@ -79,7 +70,7 @@ class GovernanceStore:
         # the async engine that one-row read is a thread hop and SQLAlchemy's bookkeeping:
         # ~10x the CPU, which a gateway under load pays every second.
         self._reader: sqlite3.Connection | None = None
-        self._reader_path = _sqlite_file(database.url) if database.dialect == "sqlite" else None
+        self._reader_path = sqlite_file(database.url) if database.dialect == "sqlite" else None
 
     # --- the cache's reads ------------------------------------------------------------
 
