@@ -12,6 +12,7 @@ import aiohttp
 import orjson
 import pytest
 
+from bastion.accounting.pricing import read_usage
 from bastion.config import GatewayConfig
 from bastion.errors import GatewayError
 from bastion.governance.principal import Principal
@@ -183,3 +184,34 @@ async def test_writer_thread_writes_while_running_and_at_stop(tmp_path: Path) ->
     assert time.monotonic() - started < 5
     assert slow_path.read_bytes().count(b"\n") == 1
     assert slow.pending == 0
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        {"prompt_tokens": 812, "completion_tokens": 164},
+        {"prompt_tokens": 0, "completion_tokens": 5},
+        {"prompt_tokens": 0, "completion_tokens": 0},
+        {"prompt_tokens": 12, "completion_tokens": 3, "prompt_tokens_details": None},
+        {
+            "prompt_tokens": 12,
+            "completion_tokens": 3,
+            "prompt_tokens_details": {"cached_tokens": 4},
+        },
+        {"prompt_tokens": -1, "completion_tokens": 3},
+        {"prompt_tokens": True, "completion_tokens": 3},
+        {"prompt_tokens": 7.0, "completion_tokens": 2},
+        {"input_tokens": 7, "output_tokens": 2},
+    ],
+)
+def test_facts_count_tokens_as_read_usage(usage: dict[str, object]) -> None:
+    """The facts' fast path for the common usage shape counts as ``read_usage`` does."""
+    ctx = RequestContext("chat", "openai")
+    ctx.usage = usage
+    f = RequestFacts(ctx, None)
+    counted = read_usage(usage)
+    assert (f.prompt_tokens, f.completion_tokens, f.cached_tokens) == (
+        counted.prompt_tokens,
+        counted.completion_tokens,
+        counted.cached_tokens,
+    )

@@ -20,17 +20,15 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
-from bastion.observability.facts import RequestFacts
+from bastion.observability.facts import RequestFacts, attempts_json
 from bastion.observability.settings import AccessLogConfig
 
 if TYPE_CHECKING:
     from bastion.pipeline import RequestContext
-    from bastion.routing.attempts import Attempt
 
 log = logging.getLogger("bastion.access")
 
@@ -58,9 +56,10 @@ _TEMPLATE_LIMIT = 10_000
 class AccessLog:
     """The lines are encoded from templates: what repeats between requests (model,
     deployment, status, principal ids, ...) is JSON made once per combination (bounded);
-    per request one orjson call formats the numbers, which JSON writes without commas, so
-    one ``split`` hands them to the template, and one ``%`` makes the line. The result is
-    the bytes ``orjson.dumps`` of the line's dict would give."""
+    per request one orjson call encodes the rest (from ``prompt_tokens`` on, as a dict:
+    cheaper than formatting the numbers apart and splicing them into slots), and one
+    ``%`` makes the line. The result is the bytes ``orjson.dumps`` of the line's dict
+    would give."""
 
     def __init__(self, settings: AccessLogConfig) -> None:
         self.settings = settings
@@ -72,7 +71,6 @@ class AccessLog:
         self._bodies = settings.include_bodies
         self._max = settings.max_pending
         self._templates: dict[tuple[Any, ...], bytes] = {}
-        self._attempts: dict[tuple[str, int, str | None], bytes] = {}
         self.dropped = 0
         self.errors = 0
         self._thread: threading.Thread | None = None
@@ -112,24 +110,35 @@ class AccessLog:
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)).encode()
         duration, upstream, ttft, cost = f.duration_ns, f.upstream_ns, f.ttft_ns, f.cost_nusd
         attempts = f.attempts
-        numbers: tuple[float | None, ...] = (
-            at,
-            f.prompt_tokens,
-            f.completion_tokens,
-            f.cached_tokens,
-            None if cost is None else cost / 1e9,
-            duration / 1e6,
-            upstream / 1e6,
-            (duration - upstream) / 1e6 if duration > upstream else 0.0,
-            None if ttft is None else ttft / 1e6,
-        )
-        if attempts:
-            if len(attempts) == 1:
-                numbers += (attempts[0].latency_ms,)
-            else:
-                numbers += tuple(a.latency_ms for a in attempts)
-        encoded = orjson.dumps(numbers)[1:-1].split(b",")
-        verdicts = f.verdicts
+        tried: list[dict[str, Any]] | None
+        if not attempts:
+            tried = None
+        elif len(attempts) == 1:  # the usual case: ``attempts_json``, without its calls
+            a = attempts[0]
+            tried = [
+                {
+                    "deployment": a.deployment.label,
+                    "status": a.status,
+                    "error": a.error,
+                    "latency_ms": a.latency_ms,
+                }
+            ]
+        else:
+            tried = attempts_json(attempts)
+        rest: dict[str, Any] = {
+            "prompt_tokens": f.prompt_tokens,
+            "completion_tokens": f.completion_tokens,
+            "cached_tokens": f.cached_tokens,
+            "cost_usd": None if cost is None else cost / 1e9,
+            "latency_ms": duration / 1e6,
+            "upstream_ms": upstream / 1e6,
+            "gateway_ms": (duration - upstream) / 1e6 if duration > upstream else 0.0,
+            "ttft_ms": None if ttft is None else ttft / 1e6,
+            "attempts": tried,
+            "verdicts": f.verdicts,
+        }
+        if self._bodies:
+            rest["request_body"] = ctx.body
         pending = self._pending
         pending.append(
             template
@@ -137,41 +146,12 @@ class AccessLog:
                 self._prefix,
                 int((at - second) * 1000),
                 orjson.dumps(f.request_id),
-                *encoded[:9],
-                self._encode_attempts(attempts, encoded) if attempts else b"null",
-                orjson.dumps(verdicts) if verdicts is not None else b"null",
-                b',"request_body":%s' % orjson.dumps(ctx.body) if self._bodies else b"",
+                orjson.dumps(at),
+                orjson.dumps(rest)[1:],
             )
         )
         if len(pending) == 1:  # the first since the writer took the lines: wake it
             self._wake.set()
-
-    def _encode_attempts(self, attempts: Sequence[Attempt], numbers: list[bytes]) -> bytes:
-        """``attempts_json`` as JSON: each attempt's constant part made once, then its
-        latency (``numbers``, from the tenth on)."""
-        heads = self._attempts
-        if len(attempts) == 1:
-            a = attempts[0]
-            head = heads.get((a.deployment.label, a.status, a.error))
-            if head is None:
-                head = self._attempt_head(a)
-            return b"[%s%s}]" % (head, numbers[9])
-        parts = []
-        for i, a in enumerate(attempts):
-            head = heads.get((a.deployment.label, a.status, a.error))
-            if head is None:
-                head = self._attempt_head(a)
-            parts.append(head + numbers[9 + i] + b"}")
-        return b"[%s]" % b",".join(parts)
-
-    def _attempt_head(self, a: Attempt) -> bytes:
-        """An attempt's JSON up to its latency's value (kept, bounded)."""
-        label = a.deployment.label
-        head = orjson.dumps({"deployment": label, "status": a.status, "error": a.error, "ms": 0})
-        head = head[: -len(b'"ms":0}')] + b'"latency_ms":'
-        if len(self._attempts) < _TEMPLATE_LIMIT:
-            self._attempts[label, a.status, a.error] = head
-        return head
 
     @property
     def pending(self) -> int:
@@ -249,9 +229,7 @@ def _template(key: tuple[Any, ...]) -> bytes:
             level.encode(),
             b'","logger":"bastion.access","request_id":%s,"at":%s,',
             middle,
-            b',"prompt_tokens":%s,"completion_tokens":%s,"cached_tokens":%s,"cost_usd":%s',
-            b',"latency_ms":%s,"upstream_ms":%s,"gateway_ms":%s,"ttft_ms":%s',
-            b',"attempts":%s,"verdicts":%s%s}\n',
+            b",%s\n",  # the rest, from prompt_tokens on: one orjson call's dict, "{" cut
         )
     )
 

@@ -92,7 +92,19 @@ class RequestFacts:
         self.cost_nusd: int | None = None
         usage = ctx.usage
         if usage is not None:
-            prompt, completion, cached = _tokens(usage)
+            # The common shape (plain counts, no cache details) read here; else _tokens.
+            prompt = usage.get("prompt_tokens")
+            completion = usage.get("completion_tokens")
+            if (
+                type(prompt) is int
+                and type(completion) is int
+                and prompt > 0
+                and completion >= 0
+                and "prompt_tokens_details" not in usage
+            ):
+                cached = 0
+            else:
+                prompt, completion, cached = _tokens(usage)
             self.prompt_tokens = prompt
             self.completion_tokens = completion
             self.cached_tokens = cached
