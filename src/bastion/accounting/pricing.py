@@ -108,8 +108,18 @@ def usage_cost(price: Price, usage: UsageCount, endpoint: Endpoint = "chat") -> 
 def cost_nusd(
     price: Price, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0
 ) -> int:
-    """The cost in nano-dollars, rounded up (chat tokens without cache writes)."""
-    return usage_cost(price, UsageCount(prompt_tokens, completion_tokens, cached_tokens))
+    """The cost in nano-dollars, rounded up (chat tokens without cache writes).
+
+    ``usage_cost`` of those counts, written out: the metrics' per-request cost and the
+    budget reservation call this, and a ``UsageCount`` each time would cost more than
+    the arithmetic."""
+    cached = min(max(cached_tokens, 0), prompt_tokens)
+    pico = (
+        (prompt_tokens - cached) * price.input
+        + cached * price.cached_input
+        + completion_tokens * price.output
+    )
+    return -(-pico // 1000)
 
 
 def _count(value: Any) -> int:
