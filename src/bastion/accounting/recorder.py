@@ -36,6 +36,9 @@ Recorded = tuple[LedgerRow | None, Prepared | None]
 Item = Entry | Prepared | Recorded
 
 
+_BATCH = 256  # requests a transaction, at most
+
+
 class Recorder(Batched[Item]):
     """Records finished requests in the spend ledger and the audit trail (either may be off).
 
@@ -56,6 +59,11 @@ class Recorder(Batched[Item]):
             self._write,
             "spend ledger and audit trail" if len(parts) == 2 else parts[0].writer.name,
             prepare=self._prepare,
+            # Building, linking and summing a batch runs on the event loop (~25 us a
+            # request): batches of a few hundred keep each stretch to a few ms, where
+            # 2,000 held every request in flight for ~50 ms once a second (p99 at c32:
+            # 49 ms against 6.6 ms without recording).
+            batch=_BATCH,
             interval=min(p.writer.interval for p in parts),
             max_pending=max(p.writer.max_pending for p in parts),
         )
