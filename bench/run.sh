@@ -49,8 +49,19 @@ if ! command -v bastion >/dev/null 2>&1 && ! "$PY" -c 'import bastion' 2>/dev/nu
   "$PY" -m pip install -q -e . >>"$SETUP_LOG" 2>&1 || { tail -n 30 "$SETUP_LOG" >&2; exit 1; }
 fi
 
-# LiteLLM's proxy, the comparison target, in its own virtualenv (never a project dependency).
-if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('litellm') != '$LITELLM_VERSION')" 2>/dev/null; then
+# LiteLLM's proxy, the comparison target, in its own virtualenv (never a project dependency);
+# not needed when --targets leaves it out.
+targets=""
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --targets) targets="${args[i + 1]:-}" ;;
+    --targets=*) targets="${args[i]#--targets=}" ;;
+  esac
+done
+if [[ -n "$targets" && ",$targets," != *",litellm,"* ]]; then
+  :  # no LiteLLM in this run
+elif ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('litellm') != '$LITELLM_VERSION')" 2>/dev/null; then
   echo "bench: installing litellm[proxy]==$LITELLM_VERSION into $VENV (a minute or two)" >&2
   "$PY" -m venv "$VENV"
   "$VENV/bin/pip" install -q "litellm[proxy]==$LITELLM_VERSION" >>"$SETUP_LOG" 2>&1 \
