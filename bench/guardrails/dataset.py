@@ -371,6 +371,25 @@ def _negative(template: str, loc: str) -> str:
     return template.format(**values)
 
 
+def _round(
+    attacks: list[tuple[str, str]], indirect: list[tuple[str, str]], benign: list[str]
+) -> list[dict[str, Any]]:
+    """One round of dev rows: each attack with its obfuscated variants, the indirect
+    attacks (in tool results), the benign prompts."""
+    rows: list[dict[str, Any]] = []
+    for text, category in attacks:
+        rows.append({"text": text, "label": 1, "category": category, "source": "user"})
+        for variant, how in _obfuscated(text):
+            rows.append(
+                {"text": variant, "label": 1, "category": f"{category}+{how}", "source": "user"}
+            )
+    for text, category in indirect:
+        rows.append({"text": text, "label": 1, "category": category, "source": "tool"})
+    for text in benign:
+        rows.append({"text": text, "label": 0, "category": "meta", "source": "user"})
+    return rows
+
+
 def injection_samples() -> list[dict[str, Any]]:
     samples: list[dict[str, Any]] = []
     for text, category in ATTACKS:
@@ -389,27 +408,9 @@ def injection_samples() -> list[dict[str, Any]]:
                         "category": "ordinary", "source": "user"})  # fmt: skip
     # The second round (texts.MORE_*), generated after the first so that the rows above keep
     # their random choices.
-    for text, category in MORE_ATTACKS:
-        samples.append({"text": text, "label": 1, "category": category, "source": "user"})
-        for variant, how in _obfuscated(text):
-            samples.append(
-                {"text": variant, "label": 1, "category": f"{category}+{how}", "source": "user"}
-            )
-    for text, category in MORE_INDIRECT:
-        samples.append({"text": text, "label": 1, "category": category, "source": "tool"})
-    for text in MORE_BENIGN:
-        samples.append({"text": text, "label": 0, "category": "meta", "source": "user"})
+    samples += _round(MORE_ATTACKS, MORE_INDIRECT, MORE_BENIGN)
     # The third round (texts3.py), after the second for the same reason.
-    for text, category in ATTACKS3:
-        samples.append({"text": text, "label": 1, "category": category, "source": "user"})
-        for variant, how in _obfuscated(text):
-            samples.append(
-                {"text": variant, "label": 1, "category": f"{category}+{how}", "source": "user"}
-            )
-    for text, category in INDIRECT3:
-        samples.append({"text": text, "label": 1, "category": category, "source": "tool"})
-    for text in BENIGN3:
-        samples.append({"text": text, "label": 0, "category": "meta", "source": "user"})
+    samples += _round(ATTACKS3, INDIRECT3, BENIGN3)
     for s in samples:
         s["split"] = "dev"
     for text, category, source in HELDOUT_ATTACKS:
