@@ -17,7 +17,6 @@ tags. A request whose upstream reported no usage is estimated and marked so.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,9 +30,9 @@ from bastion.accounting.pricing import (
     usage_cost,
 )
 from bastion.accounting.settings import AccountingConfig
-from bastion.store.batch import Batched, BatchWriter
+from bastion.store.batch import Batched, BatchWriter, through_only
 from bastion.store.database import Statement
-from bastion.store.ledger_store import LEDGER_COLUMNS, LedgerRow, LedgerStore, ledger_row
+from bastion.store.ledger_store import LedgerRow, LedgerStore, ledger_row
 
 if TYPE_CHECKING:
     from bastion.pipeline import RequestContext
@@ -42,7 +41,6 @@ log = logging.getLogger("bastion.accounting")
 
 Entry = tuple["RequestContext", float, int]  # the context, wall time and perf time at finish
 _TAG_CHARS = 200
-_ROW_WIDTH = len(LEDGER_COLUMNS)
 
 
 class Meter:
@@ -61,32 +59,14 @@ class SpendLedger(Batched[Entry | LedgerRow]):
         self._tags_header = config.tags_header.encode()
         self._max_tags = config.max_tags
         # Queued: entries (3-tuples); once prepared: rows (tuples of LEDGER_COLUMNS).
+        # Its settings; the Recorder (accounting/recorder.py) queues and writes.
         self._writer: BatchWriter[Entry | LedgerRow] = BatchWriter(
-            self._write,
+            through_only,
             "spend ledger",
-            prepare=self._rows,
             interval=config.flush_interval,
             max_pending=config.max_pending,
         )
         self.unpriced: dict[str, int] = {}  # deployment label -> requests without a price
-
-    def __call__(self, ctx: RequestContext) -> None:
-        """The finisher: authenticated requests are queued, as they are."""
-        if ctx.principal is not None:
-            self._writer.add((ctx, time.time(), time.perf_counter_ns()))
-
-    def _rows(self, items: Sequence[Entry | LedgerRow]) -> list[Entry | LedgerRow]:
-        out: list[Entry | LedgerRow] = []
-        for item in items:
-            if len(item) == _ROW_WIDTH:  # a row already (a batch tried before)
-                out.append(item)
-                continue
-            ctx, at, finished_ns = item
-            out.append(self.safe_row(ctx, at, finished_ns, None))
-        return out
-
-    async def _write(self, items: Sequence[Entry | LedgerRow], again: bool) -> None:
-        await self._store.insert([item for item in items if len(item) == _ROW_WIDTH], again)
 
     async def statements(self, rows: Sequence[LedgerRow], again: bool) -> list[Statement]:
         """What writes ``rows`` (with their tags and rollups), for a shared transaction."""

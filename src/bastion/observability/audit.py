@@ -40,7 +40,7 @@ from bastion.observability.audit_bodies import (
 from bastion.observability.audit_chain import Hasher, canonical, day_of, sha256
 from bastion.observability.audit_settings import AuditConfig, BodyMode, lowest_body_mode
 from bastion.store.audit_store import AuditStore, Record
-from bastion.store.batch import Batched, BatchWriter
+from bastion.store.batch import Batched, BatchWriter, through_only
 from bastion.store.database import Statement
 
 if TYPE_CHECKING:
@@ -97,10 +97,10 @@ class AuditLog(Batched[Entry | Prepared]):
         # Principals are few and immutable: their "who" by identity (hashing a principal
         # hashes all its fields); the entry keeps its principal, so its id is not reused.
         self._who: dict[int, tuple[Principal, dict[str, Any]]] = {}
+        # Its settings; the Recorder (accounting/recorder.py) queues and writes.
         self._writer: BatchWriter[Entry | Prepared] = BatchWriter(
-            self._write,
+            through_only,
             "audit trail",
-            prepare=self._prepare,
             interval=config.flush_interval,
             max_pending=config.max_pending,
         )
@@ -116,10 +116,6 @@ class AuditLog(Batched[Entry | Prepared]):
         """A stage: capture the answer when this request's bodies are kept."""
         if ctx.endpoint == "chat" and self.body_mode(ctx) == "on":
             ctx.capture = BodyCapture(self._config.max_body_bytes)
-
-    def __call__(self, ctx: RequestContext) -> None:
-        """The finisher: queue the context as it is."""
-        self._writer.add((ctx, time.time(), time.perf_counter_ns()))
 
     def event(self, kind: str, data: dict[str, Any]) -> None:
         """A record of the gateway's own doing (the retention job), into the chain."""
@@ -162,15 +158,6 @@ class AuditLog(Batched[Entry | Prepared]):
 
     # --- the writer ---------------------------------------------------------------------------
 
-    def _prepare(self, items: Sequence[Entry | Prepared]) -> list[Entry | Prepared]:
-        out: list[Entry | Prepared] = []
-        for item in items:
-            if isinstance(item, Prepared):
-                out.append(item)
-            else:
-                out.append(self.safe_record(*item))
-        return out
-
     def safe_record(
         self, ctx: RequestContext, at: float, finished_ns: int, usage: UsageCount | None = None
     ) -> Prepared:
@@ -182,16 +169,6 @@ class AuditLog(Batched[Entry | Prepared]):
             return Prepared(
                 {"kind": "request", "at": at, "request_id": ctx.request_id, "error": True}
             )
-
-    async def _write(self, items: Sequence[Entry | Prepared], again: bool) -> None:
-        prepared: list[Prepared] = []
-        for item in items:
-            if not isinstance(item, Prepared):
-                raise TypeError("the audit writer was handed a record it did not prepare")
-            prepared.append(item)
-        statements, committed = self.link(prepared)
-        await self._store.db.write_batch(statements)
-        committed()
 
     def link(self, items: Sequence[Prepared]) -> tuple[list[Statement], Callable[[], None]]:
         """The statements inserting ``items`` as the next links of the chain, and what to

@@ -171,6 +171,13 @@ class BatchWriter(Generic[T]):
                 log.exception("%s: unexpected error while writing", self.name)
 
 
+async def through_only(items: Sequence[Any], again: bool) -> None:
+    """The sink of a part that records only through a shared writer (``write_through``):
+    its own writer holds its settings (interval, limits) and never writes."""
+    if items:
+        raise RuntimeError("this recorder writes through a shared writer (write_through)")
+
+
 class Batched(Generic[T]):
     """The lifecycle of something that records through a :class:`BatchWriter` (the spend
     ledger, the audit trail): ``self._writer`` is set by the subclass, or shared
