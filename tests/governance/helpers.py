@@ -153,8 +153,10 @@ async def start_gateway_process(
             stderr=output,
         )
     url = f"http://127.0.0.1:{port}"
+    # 60 s: two workers starting on a loaded two-core machine (CI) can take 20 s.
+    deadline = time.monotonic() + 60
     async with aiohttp.ClientSession() as session:
-        for _ in range(400):
+        while time.monotonic() < deadline:
             if proc.returncode is not None:
                 pytest.fail("bastion serve exited early:\n" + log.read_text())
             try:
