@@ -6,9 +6,13 @@ drowns the 5-15% overhead targets the issues set. Valgrind's callgrind counts th
 instructions a process executes, the same on a busy or an idle machine. This script
 starts Bastion under callgrind (instrumentation off during start-up and warm-up), then
 per request kind: zeroes the counters, sends N requests (8 connections), waits for the
-background writers to flush, and dumps. Every thread of the gateway is counted (the
-spend ledger and audit writers' SQLite work included); the kernel (socket and file
-I/O), nginx and Redis are not. Instructions are not time (cache misses and syscalls
+background writers to flush (for the ledger's or the trail's rows in the database when
+recording is on), and dumps. Every thread of the gateway is counted (the spend ledger
+and audit writers' SQLite work included); the kernel (socket and file I/O), nginx and
+Redis are not. The gateway's recorder process (``accounting.recorder: process``) is
+traced too (``--trace-children``) and counted on its own: the per-kind line and the
+table show the gateway process's count as before, then the recorder process's and
+the sum of both (``total``), which is what the machine does per request. Instructions are not time (cache misses and syscalls
 differ), so read this beside run.py's req/s, not instead of it.
 
     python bench/instructions.py --variants base,recording-meta,... [--requests 1000]
@@ -35,6 +39,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -102,11 +107,12 @@ def control(pid: int, *args: str) -> None:
     subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True)
 
 
-def totals(out_dir: Path, before: set[Path]) -> int:
-    """The instructions of the newest dump."""
+def totals(out_dir: Path, before: set[Path], pid: int) -> int:
+    """The instructions of process ``pid``'s newest dump."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        new = sorted(set(out_dir.glob("cg.out*")) - before, key=lambda p: p.stat().st_mtime)
+        dumps = set(out_dir.glob(f"cg.out.{pid}.*")) - before
+        new = sorted(dumps, key=lambda p: p.stat().st_mtime)
         for path in new:
             text = path.read_text(errors="replace")
             for line in text.splitlines():
@@ -115,6 +121,49 @@ def totals(out_dir: Path, before: set[Path]) -> int:
                     return int(line.split()[1])
         time.sleep(0.5)
     raise RuntimeError("no callgrind dump")
+
+
+def children(pid: int) -> list[int]:
+    """The processes ``pid`` started (the gateway's recorder process, when it has one)."""
+    found: list[int] = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == pid:  # the parent's id, after the state
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+def recorded(data_dir: Path) -> int:
+    """Requests in the spend ledger or the audit trail (the larger), as committed so far."""
+    path = data_dir / "bastion.db"
+    if not path.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        ledger = conn.execute("SELECT count(*) FROM spend_ledger").fetchone()[0]
+        audit = conn.execute("SELECT count(*) FROM audit_log WHERE kind = 'request'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+    finally:
+        conn.close()
+    return max(int(ledger), int(audit))
+
+
+def written(data_dir: Path, sent: int, limit: float = 900) -> None:
+    """Wait until the ``sent`` requests are committed (and nothing more comes for 3 s)."""
+    deadline = time.monotonic() + limit
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = recorded(data_dir)
+        if count != last:
+            last, since = count, time.monotonic()
+        elif count >= sent and time.monotonic() - since >= 3:
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"only {last} of {sent} requests were recorded")
 
 
 def upstream_running() -> bool:
@@ -173,8 +222,11 @@ def measure(
         out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
         key = json.JSONDecoder().raw_decode(out[out.index("{") :])[0]["key"]
     port = free_port()
-    cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
-    cmd += [f"--callgrind-out-file={vdir}/cg.out", python, "-m", "bastion.cli", "serve"]
+    recording = (merged.get("accounting") or {}).get("ledger", True) or (
+        merged.get("audit") or {}
+    ).get("enabled", True)
+    cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--trace-children=yes"]
+    cmd += [f"--callgrind-out-file={vdir}/cg.out.%p", python, "-m", "bastion.cli", "serve"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
     cmd += ["--config", str(config), "--log-level", "warning"]
     log = (vdir / "gateway.log").open("wb")
@@ -183,17 +235,38 @@ def measure(
     try:
         ready(port, key, proc)
         seen: set[Path] = set()
+        sent = 0
         control(proc.pid, "-i", "on")
         for kind in KINDS:
+            recorders = children(proc.pid)  # started with the gateway (or again since)
+            for pid in recorders:
+                control(pid, "-i", "on")
             send(port, key, kind, warmup)
+            sent += warmup
             time.sleep(settle)  # the writers' flush of the warm-up
-            control(proc.pid, "-z")
+            if recording:
+                written(vdir / "data", sent)
+            for pid in (proc.pid, *recorders):
+                control(pid, "-z")
             failures = send(port, key, kind, requests)
+            sent += requests
             time.sleep(settle)  # ... and of the measured requests
-            control(proc.pid, "-d")
-            count = totals(vdir, seen)
-            result[kind] = {"instructions_per_request": count / requests, "failures": failures}
-            print(f"{name:18s} {kind:6s} {count / requests / 1e6:8.3f} M instr/req", flush=True)
+            if recording:
+                written(vdir / "data", sent)
+            for pid in (proc.pid, *recorders):
+                control(pid, "-d")
+            count = totals(vdir, seen, proc.pid)
+            child = sum(totals(vdir, seen, pid) for pid in recorders)
+            result[kind] = {
+                "instructions_per_request": count / requests,
+                "failures": failures,
+                "child_instructions_per_request": child / requests,
+                "total_instructions_per_request": (count + child) / requests,
+            }
+            line = f"{name:18s} {kind:6s} {count / requests / 1e6:8.3f} M instr/req"
+            if recorders:
+                line += f" + {child / requests / 1e6:.3f} M recorder = {(count + child) / requests / 1e6:.3f} M"
+            print(line, flush=True)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -259,14 +332,28 @@ def main() -> int:
             nginx.terminate()
             nginx.wait(10)
     base = results[0]
-    print("\n| variant | plain M instr/req | vs base | stream M instr/req | vs base |")
-    print("|---|---:|---:|---:|---:|")
+    # The gateway process's columns first (as before), then its recorder process's and
+    # the total of both.
+    print(
+        "\n| variant | plain M instr/req | vs base | stream M instr/req | vs base "
+        "| plain recorder | plain total | vs base | stream recorder | stream total | vs base |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         cells = []
         for kind in KINDS:
             value = r[kind]["instructions_per_request"]
             ref = base[kind]["instructions_per_request"]
             cells += [f"{value / 1e6:.3f}", f"{(value / ref - 1) * 100:+.1f}%"]
+        for kind in KINDS:
+            child = r[kind]["child_instructions_per_request"]
+            total = r[kind]["total_instructions_per_request"]
+            ref = base[kind]["total_instructions_per_request"]
+            cells += [
+                f"{child / 1e6:.3f}",
+                f"{total / 1e6:.3f}",
+                f"{(total / ref - 1) * 100:+.1f}%",
+            ]
         print(f"| {r['variant']} | " + " | ".join(cells) + " |")
     if args.json:
         args.json.write_text(

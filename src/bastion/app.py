@@ -88,7 +88,7 @@ class Gateway:
             self.audit = AuditLog(audit_store, config.audit, self.governance.body_logging)
             self.audit_jobs = AuditMaintenance(audit_store, self.audit, config.audit)
         self.recorder = (
-            Recorder(self.governance.database, ledger, self.audit)
+            Recorder(self.governance.database, ledger, self.audit, config.accounting.recorder)
             if ledger is not None or self.audit is not None
             else None
         )

@@ -156,8 +156,13 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @asynccontextmanager
-async def in_process(database: str, tmp_path: Path, **sections: Any) -> AsyncIterator[InProcess]:
-    """A gateway on ``database`` serving bastion/echo (and whatever ``sections`` add)."""
+async def in_process(
+    database: str, tmp_path: Path, recorder: str | None = None, **sections: Any
+) -> AsyncIterator[InProcess]:
+    """A gateway on ``database`` serving bastion/echo (and whatever ``sections`` add);
+    ``recorder``: ``accounting.recorder`` (None: the default)."""
+    if recorder is not None:
+        sections["accounting"] = {**sections.get("accounting", {}), "recorder": recorder}
     config = gateway_config(
         database_url=database,
         test_model="on",

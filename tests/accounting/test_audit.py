@@ -51,9 +51,9 @@ async def _records(gw: InProcess) -> dict[str, dict[str, Any]]:
 
 
 async def test_every_interaction_is_recorded_with_who_what_decisions_and_bodies_as_allowed(
-    tmp_path: Path,
+    tmp_path: Path, recorder_mode: str
 ) -> None:
-    async with in_process(sqlite_url(tmp_path), tmp_path, guardrails=WATCH) as gw:
+    async with in_process(sqlite_url(tmp_path), tmp_path, recorder_mode, guardrails=WATCH) as gw:
         ids = await _traffic(gw)
         records = await _records(gw)
     assert set(ids.values()) <= set(records)
@@ -98,10 +98,12 @@ async def test_every_interaction_is_recorded_with_who_what_decisions_and_bodies_
 
 
 async def test_verify_passes_then_names_the_first_edited_or_deleted_record(
-    tmp_path: Path,
+    tmp_path: Path, recorder_mode: str
 ) -> None:
     database = sqlite_url(tmp_path)
-    async with in_process(database, tmp_path) as gw:
+    async with in_process(database, tmp_path, recorder_mode) as gw:
+        assert gw.gateway.audit_jobs is not None
+        await gw.gateway.audit_jobs.stop()  # its retention record is not part of this test
         ids = [(await gw.chat(f"message {i}")).headers["x-request-id"] for i in range(8)]
         await gw.flush()
     report = await verify_audit(database)
@@ -139,13 +141,14 @@ async def test_verify_passes_then_names_the_first_edited_or_deleted_record(
 
 
 async def test_days_are_sealed_retention_runs_in_the_chain_and_export_carries_the_hashes(
-    tmp_path: Path,
+    tmp_path: Path, recorder_mode: str
 ) -> None:
     database = sqlite_url(tmp_path)
     retention = {"retention": {"bodies_days": 1, "records_days": 30}, "bodies": "on"}
-    async with in_process(database, tmp_path, audit=retention) as gw:
+    async with in_process(database, tmp_path, recorder_mode, audit=retention) as gw:
         audit, jobs = gw.gateway.audit, gw.gateway.audit_jobs
         assert audit is not None and jobs is not None
+        await jobs.stop()  # run by the test alone
         for i in range(3):
             await gw.chat(f"day one {i}")
         await gw.flush()
@@ -208,11 +211,11 @@ async def _export(gw: InProcess) -> Any:
 
 
 async def test_a_keyed_trail_cannot_be_recomputed_without_the_key_and_the_cli_checks_it(
-    tmp_path: Path,
+    tmp_path: Path, recorder_mode: str
 ) -> None:
     database = sqlite_url(tmp_path)
     key = "an-audit-key-kept-off-the-database"
-    async with in_process(database, tmp_path, audit={"key": key}) as gw:
+    async with in_process(database, tmp_path, recorder_mode, audit={"key": key}) as gw:
         for i in range(3):
             await gw.chat(f"message {i}")
     assert (await verify_audit(database, key.encode()))["ok"]

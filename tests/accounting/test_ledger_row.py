@@ -10,8 +10,8 @@ from bastion.store.ledger_store import LEDGER_COLUMNS, ledger_row
 from tests.accounting.helpers import in_process, sqlite_url
 
 
-async def test_every_value_lands_in_its_column(tmp_path: Path) -> None:
-    async with in_process(sqlite_url(tmp_path), tmp_path) as gw:
+async def test_every_value_lands_in_its_column(tmp_path: Path, recorder_mode: str) -> None:
+    async with in_process(sqlite_url(tmp_path), tmp_path, recorder_mode) as gw:
         streamed = await gw.chat("one two three", stream=True, headers=[("x-bastion-tags", "a,b")])
         plain = await gw.chat("four five", metadata={"feature": "search"})
         assert streamed.status == plain.status == 200

@@ -16,6 +16,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from bastion.accounting.finished import batch_of
+from bastion.observability.audit_chain import day_of
 from bastion.store.audit_store import AuditStore
 from bastion.store.ledger_store import LEDGER_COLUMNS, LedgerStore
 from tests.accounting.helpers import InProcess, in_process, sqlite_url, verify_audit
@@ -94,10 +96,10 @@ async def _audit_records(gw: InProcess) -> int:
     return REQUESTS + counts.get("retention", 0)
 
 
-async def test_sqlite(tmp_path: Path) -> None:
+async def test_sqlite(tmp_path: Path, recorder_mode: str) -> None:
     database = sqlite_url(tmp_path)
     started = time.monotonic()
-    async with in_process(database, tmp_path, accounting=FAST, audit=FAST) as gw:
+    async with in_process(database, tmp_path, recorder_mode, accounting=FAST, audit=FAST) as gw:
         assert set(await _drive(gw)) == {200}
     # Shutdown wrote what was queued; nothing more to flush.
     await _check(gw)
@@ -107,10 +109,10 @@ async def test_sqlite(tmp_path: Path) -> None:
 
 
 async def test_postgresql_with_its_connections_killed_mid_run(
-    pg_fresh: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    pg_fresh: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, recorder_mode: str
 ) -> None:
     caplog.set_level(logging.WARNING)
-    async with in_process(pg_fresh, tmp_path, accounting=FAST, audit=FAST) as gw:
+    async with in_process(pg_fresh, tmp_path, recorder_mode, accounting=FAST, audit=FAST) as gw:
         stop = asyncio.Event()
         killer = asyncio.create_task(_kill_connections(pg_fresh, stop))
         statuses = await _drive(gw)
@@ -127,9 +129,13 @@ async def test_postgresql_with_its_connections_killed_mid_run(
     assert verified["ok"] and verified["records"] == await _audit_records(gw), verified
 
 
-async def test_a_batch_whose_commit_reply_was_lost_lands_once(tmp_path: Path) -> None:
+async def test_a_batch_whose_commit_reply_was_lost_lands_once(
+    tmp_path: Path, recorder_mode: str
+) -> None:
     """Re-sent after an error that came after the commit: no row, record or rollup twice."""
-    async with in_process(sqlite_url(tmp_path), tmp_path) as gw:
+    async with in_process(sqlite_url(tmp_path), tmp_path, recorder_mode) as gw:
+        assert gw.gateway.audit_jobs is not None
+        await gw.gateway.audit_jobs.stop()  # its retention record is not part of this test
         for i in range(5):
             await gw.chat(f"request {i}")
         await gw.flush()
@@ -146,3 +152,39 @@ async def test_a_batch_whose_commit_reply_was_lost_lands_once(tmp_path: Path) ->
         )
     assert after == audited == rollup == [{"n": 5}]
     assert (await verify_audit(gw.database))["ok"]
+
+
+async def test_a_batch_the_recorder_sends_again_after_a_lost_commit_reply_lands_once(
+    tmp_path: Path, recorder_mode: str
+) -> None:
+    """The recorder's own resend (``again``): the rows, records and rollups a lost commit
+    had written are left out, and the chain goes on from its head in the database."""
+    slow = {"flush_interval": 60}  # only the test's flushes write
+    async with in_process(
+        sqlite_url(tmp_path), tmp_path, recorder_mode, accounting=slow, audit=slow
+    ) as gw:
+        recorder, audit = gw.gateway.recorder, gw.gateway.audit
+        assert recorder is not None and audit is not None
+        for i in range(5):
+            await gw.chat(f"request {i}")
+        batch = batch_of(recorder.writer._pending)  # what the writer sends
+        await gw.flush()
+        # The commit landed, its reply did not: the same batch comes again, marked so.
+        assert await recorder.sink.write(batch, True, day_of(audit.clock())) == {}
+        for i in range(5, 8):
+            await gw.chat(f"request {i}")
+        await gw.flush()
+        ledger = await gw.rows(
+            "SELECT count(DISTINCT request_id) AS ids, count(*) AS n FROM spend_ledger"
+        )
+        records = await gw.rows(
+            "SELECT count(DISTINCT request_id) AS ids, count(*) AS n, max(seq) AS last "
+            "FROM audit_log WHERE kind = 'request'"
+        )
+        rollup = await gw.rows(
+            "SELECT sum(requests) AS n FROM hub_rollup WHERE dim = 'all' AND grain = 86400"
+        )
+    assert ledger == [{"ids": 8, "n": 8}] and rollup == [{"n": 8}]
+    assert records[0]["ids"] == records[0]["n"] == 8 and records[0]["last"] >= 7
+    verified = await verify_audit(gw.database)
+    assert verified["ok"], verified

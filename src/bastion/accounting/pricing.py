@@ -20,12 +20,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from importlib import resources
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
-from bastion.config import GatewayConfig, PriceConfig, PricingConfig
 from bastion.providers.base import JSON, Deployment, DeploymentPrice, Endpoint
+
+if TYPE_CHECKING:  # imported where used: the recorder process prices without the config
+    from bastion.config import GatewayConfig, PriceConfig, PricingConfig
 
 NANO_PER_USD = 1_000_000_000
 _IMAGE_TOKENS = 1_600  # a generous bound for one image part
@@ -220,6 +222,8 @@ class PriceCatalog:
 
 
 def _own_price(own: DeploymentPrice) -> PriceConfig:
+    from bastion.config import PriceConfig
+
     return PriceConfig(
         input=own.input,
         output=own.output,
@@ -266,6 +270,8 @@ def _catalogue() -> dict[str, Any]:
 
 
 def load_builtin_prices() -> dict[str, PriceConfig]:
+    from bastion.config import PriceConfig
+
     data = _catalogue()
     taken = data.get("taken")
     return {

@@ -124,8 +124,7 @@ async def run_proxy(
         if ctx.stream:
             pieces = await pipeline.open_stream(ctx)
             out = wire.stream(ctx, pieces)
-            if ctx.capture is not None:  # the audit trail keeps this answer
-                out = ctx.capture.tee(out)
+            capture = ctx.capture  # the audit trail keeps this answer
             try:  # from here the stream is always closed, even if the client leaves now
                 ctx.status = 200
                 await send(
@@ -137,6 +136,8 @@ async def run_proxy(
                 )
                 started = True
                 async for piece in out:
+                    if capture is not None:  # here, not in a generator around the stream
+                        capture.add(piece)
                     await send({"type": "http.response.body", "body": piece, "more_body": True})
                     if not ctx.first_byte_ns:  # time to first token, for metrics and traces
                         ctx.first_byte_ns = time.perf_counter_ns()

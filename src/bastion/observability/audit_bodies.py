@@ -2,14 +2,17 @@
 
 On the request path the only work is :class:`BodyCapture` collecting the answer's
 bytes as the caller receives them (bounded), and only for requests whose body
-mode is ``on``. Everything else runs in the audit writer: the request (as sent
-upstream: guardrails' redactions and pseudonyms applied) and the answer, with
-what the request's guardrail policies flag replaced by ``[KIND]``.
+mode is ``on``. Everything else runs in the audit writer (the recorder process,
+or the gateway's writer inline): the request (as sent upstream: guardrails'
+redactions and pseudonyms applied) and the answer, with what the request's
+guardrail policies flag replaced by ``[KIND]``. That last part needs the request's
+guardrail session, so when a policy redacts (``redacts``) the document is built
+in the gateway, while the facts of the request are gathered.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -42,19 +45,24 @@ class BodyCapture:
         self.chunks.append(piece)
         self.size += len(piece)
 
-    async def tee(self, pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        """Pass a stream through, keeping a copy; closing it closes ``pieces``."""
-        try:
-            async for piece in pieces:
-                self.add(piece)
-                yield piece
-        finally:
-            close = getattr(pieces, "aclose", None)
-            if close is not None:
-                await close()
-
     def text(self) -> str:
         return b"".join(self.chunks).decode("utf-8", errors="replace")
+
+
+def redacts(session: object | None) -> bool:
+    """Whether ``guardrail_redactor`` may change a text of this request (a scanner is set)."""
+    policy = getattr(session, "policy", None)
+    if policy is None:
+        return False
+    return any(
+        getattr(getattr(policy, direction, None), "scanner", None) is not None
+        for direction in ("input", "output")
+    )
+
+
+def no_redaction(session: object | None, direction: str, text: str) -> str:
+    """The redactor where no guardrail policy redacts (see ``redacts``)."""
+    return text
 
 
 def guardrail_redactor(session: object | None, direction: str, text: str) -> str:
@@ -185,21 +193,26 @@ def _answer_text(raw: str, stream: bool) -> tuple[str, str | None]:
 def body_document(
     endpoint: str,
     body: JSON,
-    capture: BodyCapture | None,
+    answer: str,
+    truncated: bool,
     stream: bool,
     session: object | None,
     redact: Redactor,
     limit: int,
 ) -> str:
-    """The request and answer as kept in the trail (JSON text), redacted and bounded."""
-    request = _redact_request(endpoint, body, session, redact)
+    """The request and answer as kept in the trail (JSON text), redacted and bounded.
+
+    ``answer``: the text the caller received (a ``BodyCapture``'s; empty: none kept)."""
+    request = (
+        _redact_request(endpoint, body, session, redact) if redact is not no_redaction else body
+    )
     text = orjson.dumps(request).decode()
     doc: JSON = {"request": request if len(text) <= limit else {"truncated": text[:limit]}}
-    if capture is not None and capture.chunks:
-        answer, finish = _answer_text(capture.text(), stream)
+    if answer:
+        said, finish = _answer_text(answer, stream)
         doc["response"] = {
-            "text": redact(session, "output", answer)[:limit],
+            "text": redact(session, "output", said)[:limit],
             "finish_reason": finish,
-            "truncated": capture.truncated,
+            "truncated": truncated,
         }
     return orjson.dumps(doc).decode()

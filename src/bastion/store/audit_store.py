@@ -44,6 +44,26 @@ class AuditStore:
         """What inserts ``records`` (to run in one transaction)."""
         return [(self._insert_sql, records)] if records else []
 
+    async def chain_head(self, instance: str, day: str) -> tuple[int, str] | None:
+        """The last record of a chain: (seq, hash); None when the chain has none yet."""
+        t = audit_log.c
+        query = (
+            sa.select(t.seq, t.hash)
+            .where(t.day == day, t.instance == instance)
+            .order_by(t.seq.desc())
+            .limit(1)
+        )
+        async with self.db.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return (int(row[0]), str(row[1])) if row is not None else None
+
+    async def linked(self, instance: str, since: float) -> set[tuple[str, str | None, float]]:
+        """(kind, request_id, at) of a chain's records since ``since`` (any day)."""
+        t = audit_log.c
+        query = sa.select(t.kind, t.request_id, t.at).where(t.at >= since, t.instance == instance)
+        async with self.db.engine.connect() as conn:
+            return {(str(r[0]), r[1], float(r[2])) for r in await conn.execute(query)}
+
     async def walk(
         self, since: float | None = None, until: float | None = None
     ) -> AsyncIterator[list[dict[str, Any]]]:

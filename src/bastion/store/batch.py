@@ -12,6 +12,9 @@ database stays away, are the oldest dropped, counted and logged.
 seconds), so a graceful shutdown loses nothing; a crash loses what gathered
 since the last write, at most about one ``interval``.
 
+``opened`` and ``closed`` bracket the writer's life (the recorder starts its
+process at start-up and stops it once everything is written).
+
 ``prepare`` turns queued items into what the sink writes (a request's context
 into a row), once: the prepared items replace the queued ones, so a batch that
 fails is retried as it was prepared. The sink is told when a batch follows a
@@ -46,8 +49,12 @@ class BatchWriter(Generic[T]):
         batch: int = 2000,
         max_pending: int = 500_000,
         shutdown_timeout: float = 15.0,
+        opened: Callable[[], None] | None = None,
+        closed: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._sink = sink
+        self._opened = opened
+        self._closed = closed
         self._prepare = prepare
         self.name = name
         self.interval = interval
@@ -81,6 +88,8 @@ class BatchWriter(Generic[T]):
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"bastion-{self.name}-writer")
+            if self._opened is not None:
+                self._opened()
 
     async def stop(self) -> None:
         """Stop the background task and write everything still queued."""
@@ -105,6 +114,8 @@ class BatchWriter(Generic[T]):
             log.error(
                 "%s: %d record(s) could not be written before shutdown", self.name, self.pending
             )
+        if self._closed is not None:
+            await self._closed()
 
     async def flush(self) -> bool:
         """Write everything queued now; False when a write failed (the rest stays queued).
