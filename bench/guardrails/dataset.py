@@ -1,7 +1,8 @@
-"""Generate the guardrails evaluation set, reproducibly (fixed seed).
+"""Generate the guardrails evaluation set, reproducibly (fixed seed, fixed reference date).
 
     python bench/guardrails/dataset.py            # writes bench/guardrails/data/*.jsonl
     python bench/guardrails/dataset.py injection  # only injection.jsonl
+    python bench/guardrails/dataset.py pii        # only pii.jsonl
 
 pii.jsonl: sentences with labelled spans (kind, start, end) of personal data and
 secrets, in eight locales (Faker), with context words as people write them and
@@ -12,8 +13,8 @@ numbers without a context word, dates that are not birth dates.
 injection.jsonl: prompt-injection and jailbreak attempts (direct, indirect inside
 documents and tool results, obfuscated, encoded, several languages) and benign
 prompts, many of which merely talk about instructions, roles, prompts and systems;
-split "dev" (texts.py, texts3.py), "heldout" (heldout.py), "heldout2" (heldout2.py)
-and "heldout3" (heldout3.py).
+split "dev" (texts.py, texts3.py, texts4.py), "heldout" (heldout.py), "heldout2" (heldout2.py),
+"heldout3" (heldout3.py) and "heldout4" (heldout4.py).
 
 Values checked against python-stdnum where it knows the kind, so a label is right
 even when our validators are wrong.
@@ -27,10 +28,12 @@ import json
 import random
 import string
 import sys
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from faker import Faker
+from faker.providers.date_time import change_year
 from stdnum import iban as std_iban
 from stdnum import luhn
 from stdnum.de import idnr
@@ -45,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from heldout import HELDOUT_ATTACKS, HELDOUT_BENIGN, HELDOUT_NEGATIVES, HELDOUT_PII
 from heldout2 import HELDOUT2_ATTACKS, HELDOUT2_BENIGN
 from heldout3 import HELDOUT3_ATTACKS, HELDOUT3_BENIGN
+from heldout4 import HELDOUT4_ATTACKS, HELDOUT4_BENIGN
 from texts import (
     ATTACKS,
     BENIGN,
@@ -57,6 +61,7 @@ from texts import (
     NO_CONTEXT,
 )
 from texts3 import ATTACKS3, BENIGN3, INDIRECT3
+from texts4 import ATTACKS4, BENIGN4, BENIGN4_TOOL, INDIRECT4
 
 SEED = 20261125
 DATA = Path(__file__).resolve().parent / "data"
@@ -64,10 +69,19 @@ LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "it_IT", "es_ES", "nl_NL", "pl_PL
 LANG = {loc: loc[:2] for loc in LOCALES}
 PER_KIND = 160
 
+# Faker's date providers count from today: every date drawn here counts from this day
+# instead (passed explicitly), so the set regenerates byte for byte whatever the date.
+REFERENCE = datetime(2026, 11, 25)
+
 rng = random.Random(SEED)
 fakers = {loc: Faker(loc) for loc in LOCALES}
 for i, f in enumerate(fakers.values()):
     f.seed_instance(SEED + i)
+# Faker builds its Italian city list from a set, in an order that changes with each run's
+# string hashing (and so do the cities drawn from it): sorted, every run draws the same.
+for provider in fakers["it_IT"].providers:
+    if isinstance(getattr(provider, "cities", None), list):
+        provider.cities = sorted(provider.cities)
 
 
 def _digits(n: int) -> str:
@@ -82,6 +96,14 @@ def _group(value: str, sizes: tuple[int, ...], sep: str) -> str:
     if i < len(value):
         out.append(value[i:])
     return sep.join(p for p in out if p)
+
+
+def _birth_date(f: Faker, minimum_age: int = 0, maximum_age: int = 115) -> date:
+    """Faker's ``date_of_birth`` (same draws, same defaults), counted back from REFERENCE."""
+    start = change_year(REFERENCE.date(), -(maximum_age + 1))
+    end = change_year(REFERENCE.date(), -minimum_age)
+    dob: date = f.date_time_ad(start_datetime=start, end_datetime=end).date()
+    return dob if dob != start else dob + timedelta(days=1)
 
 
 # --- values of each kind ---------------------------------------------------------------
@@ -190,7 +212,9 @@ def nl_bsn(loc: str) -> str:
 
 
 def pl_pesel(loc: str) -> str:
-    value = str(fakers["pl_PL"].pesel())
+    f = fakers["pl_PL"]
+    born = datetime.combine(_birth_date(f), datetime.min.time())  # Faker types it so
+    value = str(f.pesel(date_of_birth=born))
     assert pesel.is_valid(value)
     return value
 
@@ -204,7 +228,7 @@ _DATE_FORMATS = ("%d.%m.%Y", "%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%B %d, %Y", "%
 
 
 def date_of_birth(loc: str) -> str:
-    day = fakers["en_US"].date_of_birth(minimum_age=18, maximum_age=90)
+    day = _birth_date(fakers["en_US"], minimum_age=18, maximum_age=90)
     return str(day.strftime(rng.choice(_DATE_FORMATS)))
 
 
@@ -345,8 +369,8 @@ def _negative(template: str, loc: str) -> str:
     values = {
         "order": rng.choice([f"ORD-{rng.randint(2019, 2026)}-{_digits(6)}", f"#{_digits(8)}",
                              f"A{_digits(9)}", f"{rng.randint(2019, 2026)}{_digits(6)}"]),
-        "iso": f.iso8601(),
-        "datetime": f.date_time().strftime(rng.choice(["%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M", "%Y/%m/%d"])),
+        "iso": f.iso8601(end_datetime=REFERENCE),
+        "datetime": f.date_time(end_datetime=REFERENCE).strftime(rng.choice(["%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M", "%Y/%m/%d"])),
         "epoch": str(rng.randint(1_500_000_000, 1_800_000_000) * rng.choice([1, 1000])),
         "version": rng.choice([f"v{rng.randint(0, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 99)}",
                                f"{rng.randint(1, 12)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}",
@@ -360,7 +384,7 @@ def _negative(template: str, loc: str) -> str:
         "n16": str(rng.randint(1, 9)) + _digits(15),
         "price": f"{rng.choice(['$', '€', '£'])}{rng.randint(1, 99_999):,}.{_digits(2)}",
         "coords": f"{f.latitude()}, {f.longitude()}",
-        "date": f.date(pattern=rng.choice(["%d.%m.%Y", "%Y-%m-%d", "%m/%d/%Y"])),
+        "date": f.date(pattern=rng.choice(["%d.%m.%Y", "%Y-%m-%d", "%m/%d/%Y"]), end_datetime=REFERENCE),
         "port": str(rng.randint(1024, 65535)),
         "hexid": f"0x{rng.getrandbits(64):016x}",
         "tracking": "1Z" + "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(16)),
@@ -372,10 +396,13 @@ def _negative(template: str, loc: str) -> str:
 
 
 def _round(
-    attacks: list[tuple[str, str]], indirect: list[tuple[str, str]], benign: list[str]
+    attacks: list[tuple[str, str]],
+    indirect: list[tuple[str, str]],
+    benign: list[str],
+    benign_tool: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """One round of dev rows: each attack with its obfuscated variants, the indirect
-    attacks (in tool results), the benign prompts."""
+    attacks (in tool results), the benign prompts, the benign tool results."""
     rows: list[dict[str, Any]] = []
     for text, category in attacks:
         rows.append({"text": text, "label": 1, "category": category, "source": "user"})
@@ -387,6 +414,8 @@ def _round(
         rows.append({"text": text, "label": 1, "category": category, "source": "tool"})
     for text in benign:
         rows.append({"text": text, "label": 0, "category": "meta", "source": "user"})
+    for text in benign_tool or []:
+        rows.append({"text": text, "label": 0, "category": "meta", "source": "tool"})
     return rows
 
 
@@ -411,6 +440,8 @@ def injection_samples() -> list[dict[str, Any]]:
     samples += _round(MORE_ATTACKS, MORE_INDIRECT, MORE_BENIGN)
     # The third round (texts3.py), after the second for the same reason.
     samples += _round(ATTACKS3, INDIRECT3, BENIGN3)
+    # The fourth round (texts4.py): where an override or a note is addressed.
+    samples += _round(ATTACKS4, INDIRECT4, BENIGN4, BENIGN4_TOOL)
     for s in samples:
         s["split"] = "dev"
     for text, category, source in HELDOUT_ATTACKS:
@@ -436,6 +467,14 @@ def injection_samples() -> list[dict[str, Any]]:
     for text, source in HELDOUT3_BENIGN:
         samples.append(
             {"text": text, "label": 0, "category": "meta", "source": source, "split": "heldout3"}
+        )
+    for text, category, source in HELDOUT4_ATTACKS:
+        samples.append(
+            {"text": text, "label": 1, "category": category, "source": source, "split": "heldout4"}
+        )
+    for text, source in HELDOUT4_BENIGN:
+        samples.append(
+            {"text": text, "label": 0, "category": "meta", "source": source, "split": "heldout4"}
         )
     for i, s in enumerate(samples):
         s["id"] = f"inj-{i:05d}"

@@ -234,6 +234,7 @@ def main() -> None:
         "injection_heldout": injection([r for r in inj_rows if r["split"] == "heldout"]),
         "injection_heldout2": injection([r for r in inj_rows if r["split"] == "heldout2"]),
         "injection_heldout3": injection([r for r in inj_rows if r["split"] == "heldout3"]),
+        "injection_heldout4": injection([r for r in inj_rows if r["split"] == "heldout4"]),
         "timing": timing(rows, inj_rows),
     }
     if args.presidio:
@@ -285,7 +286,13 @@ def report(result: dict[str, Any]) -> str:
             f"| {_total(result['ours_heldout'], PRESIDIO_KINDS)} | {_total(theirs, PRESIDIO_KINDS)} "
             f"| {_total(theirs_held, PRESIDIO_KINDS)} |"
         )
-    for split in ("injection", "injection_heldout", "injection_heldout2", "injection_heldout3"):
+    for split in (
+        "injection",
+        "injection_heldout",
+        "injection_heldout2",
+        "injection_heldout3",
+        "injection_heldout4",
+    ):
         inj = result[split]
         lines.append(
             f"\n{split}: detected {inj['detected']}/{inj['attacks']} ({inj['detection_rate']:.1%}), "

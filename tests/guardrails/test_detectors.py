@@ -306,6 +306,7 @@ def test_normalize_views(text: str, hows: list[str]) -> None:
         "a\ud800b c-d-e-f " + "k" * 19 + "😀" + "k" * 21,
         "=" + "b" * 30,
         "a . b . c . d",
+        "t " + "A" * 20 + "==" + "B" * 20 + " " + "C" * 20 + "=" + "D" * 25 + "===" + "E" * 20,
     ],
 )
 def test_marked_bytes_find_what_the_regexes_find(text: str) -> None:
@@ -318,14 +319,47 @@ def test_marked_bytes_find_what_the_regexes_find(text: str) -> None:
     assert (
         normalize._SPACED_MARKED.search(marked.translate(normalize._SPACED_CLASSES)) is None
     ) == (normalize._SPACED_HINT.search(padded) is None)
-    for module, at in (
-        (normalize, normalize._first_token(marked) if len(text) >= 16 else -1),
-        (secrets, secrets._first_token(text)),
-    ):
+    for module, at in ((normalize, normalize._first_token(marked) if len(text) >= 16 else -1),):
         expected = [m.span() for m in module._TOKEN.finditer(padded)]
         assert (
             [m.span() for m in module._TOKEN.finditer(padded, at)] if at >= 0 else []
         ) == expected
+    assert secrets._tokens(text) == [
+        (m.start("t") - 1, m.end("t") - 1) for m in secrets._TOKEN.finditer(padded)
+    ]
+
+
+def test_rewritten_regexes_match_their_reference_forms() -> None:
+    """NUMBER_RUN and _ASSIGNED are written for the engine's speed: over random text of
+    the characters they care about (Unicode digits, no-break spaces included) they must
+    find what their plain forms find."""
+    import random
+    import re
+
+    from bastion.guardrails.pii_patterns import NUMBER_RUN
+    from bastion.guardrails.secrets import _ASSIGNED
+
+    pairs = (
+        (
+            NUMBER_RUN,
+            re.compile(
+                r"\d(?<![\w./#$€£¥%\\]\d)(?<!\d[ \u00a0()]\d)"
+                r"(?:(?:[\d()./\-]|[ \u00a0](?=[\d(]))*[\d)])?"
+            ),
+            "0123456789" * 3 + "  \u00a0()./-+aX#€é\u0661\u0663\n",
+        ),
+        (
+            _ASSIGNED,
+            re.compile(r"(?::=|=>|[:=])[ \t]*([\"'`]?)([^\s\"'`,;()\[\]{}<>]{6,200})"),
+            ":=>  \t\"'`,;()abcdefgh12",
+        ),
+    )
+    rng = random.Random(7)
+    for fast, plain, alphabet in pairs:
+        for _ in range(20_000):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30)))
+            expected = [m.regs for m in plain.finditer(text)]
+            assert [m.regs for m in fast.finditer(text)] == expected, (fast.pattern, text)
 
 
 def test_street_prefilters_pass_every_address_before_its_number() -> None:

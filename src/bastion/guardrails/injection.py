@@ -19,11 +19,18 @@ from bastion.guardrails.injection_rules import RULES, Rule
 from bastion.guardrails.normalize import deobfuscate, variants
 from bastion.guardrails.terms import trie_pattern
 
-# Someone else does it: a third person, or a habit ("users often ignore the instructions").
+# Someone else does it: a third person ("residents should disregard..."), a habit ("users
+# often ignore the instructions"), or an order reported ("my boss told us to ignore...").
 _SUBJECT: Final = re.compile(
-    r"\b(?:they|people|users|students|pupils|kids|children|he|she|employees|staff|customers"
-    r"|drivers|others|models|llms|chatbots|assistants|who|often|sometimes|usually|frequently"
-    r"|typically|tend to|tends to|i)\W+\Z"
+    r"\b(?:(?:they|people|users|students|pupils|kids|children|he|she|employees|staff|customers"
+    r"|drivers|others|models|llms|chatbots|assistants|residents|passengers|visitors|readers|members"
+    r"|parents|tenants|guests|applicants|who)(?:\W+(?:should|must|may|can|will|need to|have to|are to"
+    r"|keep|kept|were told to|are told to|are asked to))?"
+    # "everyone" is also a vocative ("Everyone, ignore ..."): a subject only with its verb
+    r"|(?:everyone|everybody)\W+(?:should|must|may|can|will|needs to|has to|is to|keeps|kept)"
+    r"|(?:told|asked|tells|asks|wants|wanted|reminded|advised|instructed|said|says)(?:\W+(?:me|us"
+    r"|them|him|her|everyone|everybody|staff|people|students|customers|residents|employees))?\W+to"
+    r"|often|sometimes|usually|frequently|typically|tend to|tends to|i)\W+\Z"
 )
 
 _RULES_BY_ANCHOR: Final[dict[str, tuple[Rule, ...]]] = {}

@@ -28,6 +28,7 @@ from bastion.guardrails.base import Finding
 from bastion.guardrails.pii_patterns import (
     ADDRESS_AFTER,
     ADDRESS_BEFORE,
+    ADDRESS_BEFORE_WORD,
     CONTEXT,
     DATE,
     EXTENSION,
@@ -82,6 +83,7 @@ _EMAIL_DOMAIN = re.compile(
     r"@((?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24})(?![\w\-])"
 )
 _CORSICA: Final = ("2A", "2B")
+_CLOSE_COLONS: Final = re.compile(r":(?=[^:]{0,4}:)")  # a colon with another 5 or fewer after
 _BAD_BEFORE: Final = frozenset("_./#$€£¥%\\")
 _BAD_AFTER: Final = frozenset("_/%\\")
 _WORD_END: Final = frozenset("_'\u2019.-,")  # [\w'\u2019.\-] or the comma of ADDRESS_BEFORE
@@ -247,14 +249,8 @@ def _scan_ipv6(text: str, out: list[Finding]) -> None:
     # A match has two colons at most 5 apart, the first at most 5 characters after its
     # start: tried only before such colons (times, "key: value" and prose have few).
     starts: list[int] = []
-    c = padded.find(":")
-    while c >= 0:
-        nxt = padded.find(":", c + 1)
-        if nxt < 0:
-            break
-        if nxt - c <= 5:
-            starts.extend(range(max(0, c - 5), c))
-        c = nxt
+    for c in _CLOSE_COLONS.finditer(padded):  # found in C, where a loop visited every colon
+        starts.extend(range(max(0, c.start() - 5), c.start()))
     for m in matches_at(IPV6, padded, starts):
         s, e = m.start("v") - 1, m.end("v") - 1
         if (s and (text[s - 1].isalnum() or text[s - 1] == ":")) or (e < n and text[e].isalnum()):
@@ -397,12 +393,14 @@ def _address(text: str, s: int, e: int, out: list[Finding]) -> None:
     lo = max(0, s - 60)
     before = text[s - 2]  # the end of the word before the space, as ADDRESS_BEFORE ends
     suffixes = SUFFIXES_BY_LAST.get(before)
-    if (suffixes is not None and text.endswith(suffixes, lo, s - 1)) or (
-        (before.isalnum() or before in _WORD_END) and STREET_WORDS.search(text, lo, s - 1)
-    ):
+    if suffixes is not None and text.endswith(suffixes, lo, s - 1):
         m = ADDRESS_BEFORE.search(text, lo, s)
-        if m is not None:
-            end = e
-            if end < n and text[end].isalpha() and (end + 1 >= n or not text[end + 1].isalnum()):
-                end += 1  # 12a
-            out.append(Finding("address", m.start(), end))
+    elif (before.isalnum() or before in _WORD_END) and STREET_WORDS.search(text, lo, s - 1):
+        m = ADDRESS_BEFORE_WORD.search(text, lo, s)  # no suffix: ADDRESS_BEFORE's matches
+    else:
+        return
+    if m is not None:
+        end = e
+        if end < n and text[end].isalpha() and (end + 1 >= n or not text[end + 1].isalnum()):
+            end += 1  # 12a
+        out.append(Finding("address", m.start(), end))

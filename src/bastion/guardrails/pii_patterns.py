@@ -13,8 +13,15 @@ from bastion.guardrails.validators import valid_date
 # after a letter, a digit or a character that makes it part of a token, path or amount
 # (those runs would be skipped anyway: digits inside keys, e-mails and words never become
 # candidates, nor do their tails).
+# Written for the regex engine's speed, same matches as
+# ``\d(?<!...)(?<!...)(?:(?:[\d()./\-]|[ \u00a0](?=[\d(]))*[\d)])?``: the first character
+# is a range test (``\d`` asks Unicode's tables at every position of the text; no decimal
+# digit lies between ``9`` and U+0660), ``(?<=\d)`` then checks the few past U+065F; the
+# run is a character-class loop per group of digits (one engine step a character), each
+# group ending at a space before a digit or a parenthesis, not a group loop per character.
 NUMBER_RUN: Final = re.compile(
-    r"\d(?<![\w./#$€£¥%\\]\d)(?<!\d[ \u00a0()]\d)(?:(?:[\d()./\-]|[ \u00a0](?=[\d(]))*[\d)])?"
+    r"[0-9\u0660-\U0010ffff](?<=\d)(?<![\w./#$€£¥%\\]\d)(?<!\d[ \u00a0()]\d)"
+    r"(?:(?:[\d()./\-]*[ \u00a0](?=[\d(]))*[\d()./\-]*[\d)])?"
 )
 
 # One leading [A-Z] shared by every branch, so the engine skips lower-case text in C; then
@@ -245,16 +252,24 @@ ADDRESS_AFTER: Final = re.compile(
     r"|passage|voie|sentier)\s(?:de\s(?:la\s|l['\u2019])?|du\s|des\s|d['\u2019]|l['\u2019]|la\s|le\s)?"
     r"[A-ZÉÈÀÂ][\w'\u2019\-]+(?:\s[A-ZÉÈÀÂ][\w'\u2019\-]+){0,3})"
 )
-ADDRESS_BEFORE: Final = re.compile(
-    r"(?:[A-ZÄÖÜ][\w\-]*(?:[Ss]tra(?:ße|sse)|[Ss]tr\.|[Ww]eg|[Aa]llee|[Pp]latz|[Gg]asse"
+# Before a house number: a word ending in a street suffix (Hauptstraße 12), or a street
+# word and up to five words (Via di San Marco 12).
+_SUFFIX_STREET: Final = (
+    r"[A-ZÄÖÜ][\w\-]*(?:[Ss]tra(?:ße|sse)|[Ss]tr\.|[Ww]eg|[Aa]llee|[Pp]latz|[Gg]asse"
     r"|[Rr]ing|[Dd]amm|[Uu]fer|[Cc]haussee|[Ss]teig|[Pp]fad|[Mm]arkt|straat|laan|plein"
     r"|gracht|kade|dijk|singel|hof|pad|dreef|park|plantsoen|boulevard|steeg|kanaal|baan)"
-    r"|(?:Via|Viale|Piazza|Piazzale|Corso|Vicolo|Largo|Contrada|Borgo|Strada|Rotonda|Canale"
+)
+_WORD_STREET: Final = (
+    r"(?:Via|Viale|Piazza|Piazzale|Corso|Vicolo|Largo|Contrada|Borgo|Strada|Rotonda|Canale"
     r"|Incrocio|Stretto|Vico|Lungomare|Calle|C/|C\.|Vial|Pasadizo|Avenida|Avda\.|Plaza|Paseo|Camino|Ronda|Vía"
     r"|Carretera|Callejón|Cañada|Pasaje|Urbanización|Rambla|Glorieta|Alameda|Acceso|Cuesta"
     r"|Travesía|Carrer|Passeig|ul\.|al\.|pl\.|ulica|aleja|plac|os\.)\s"
-    r"(?:[\w'\u2019.\-]+\s){0,4}?[\w'\u2019.\-]+,?)\s\Z"
+    r"(?:[\w'\u2019.\-]+\s){0,4}?[\w'\u2019.\-]+,?"
 )
+ADDRESS_BEFORE: Final = re.compile(rf"(?:{_SUFFIX_STREET}|{_WORD_STREET})\s\Z")
+# ADDRESS_BEFORE when the word before the number ends in no street suffix: its first branch
+# cannot match then, and skipping it skips its backtracking at every capital of the window.
+ADDRESS_BEFORE_WORD: Final = re.compile(rf"{_WORD_STREET}\s\Z")
 
 # Cheap tests before ADDRESS_BEFORE (costlier) runs on the window before a house number;
 # every match of it passes one. Its first branch is a word ending in a street suffix just

@@ -47,7 +47,10 @@ _PEM_END: Final = re.compile(r"-----END[A-Z ]{0,30} PRIVATE KEY(?: BLOCK)?-----"
 _PEM_BODY: Final = re.compile(r"(?:\s*[A-Za-z0-9+/=:,\-]{1,80})*")
 _URL_PASSWORD: Final = re.compile(r"://[^\s:/@?#]{1,64}:([^\s:/@]{1,128})@[\w.\-]")
 # An assignment's value (found from its operator, a rare character), then its name before it.
-_ASSIGNED: Final = re.compile(r"(?::=|=>|[:=])[ \t]*([\"'`]?)([^\s\"'`,;()\[\]{}<>]{6,200})")
+# ``:=?|=>?`` is ``:=|=>|[:=]`` (same order of tries) with a literal first in each branch:
+# the engine then skips in C to the next ``:`` or ``=``, where the other form has it try
+# a match at every position of the text.
+_ASSIGNED: Final = re.compile(r"(?::=?|=>?)[ \t]*([\"'`]?)([^\s\"'`,;()\[\]{}<>]{6,200})")
 # A trie whose branches start with a literal: searched in the 40 characters before each
 # assignment operator, it skips in C what cannot start a name.
 _SECRET_NAME: Final = re.compile(
@@ -60,8 +63,8 @@ _SECRET_NAME: Final = re.compile(
     + r")[\"']?(?:\s+is)?\s*\Z"
 )  # fmt: skip
 _ASSIGN_HINTS: Final = ("pass", "pwd", "secret", "token", "key", "credential")
-# Long tokens, found from the character before them so that the engine does not retry
-# inside every word; the text is scanned with a space in front.
+# Long tokens: the ``t`` group of this regex over ``" " + text``, found by _tokens (which
+# does not run it: the tests compare the two).
 _TOKEN: Final = re.compile(r"[^A-Za-z0-9+/_\-.](?P<t>[A-Za-z0-9+/_\-.]{20,}={0,2})")
 # _TOKEN's run characters marked "a" in the text's bytes (see base.marks): a run of 20 is
 # then found by bytes.find, where the regex tries a match after every space.
@@ -97,22 +100,16 @@ class SecretsDetector:
     def find(self, text: str, low: str | None, out: list[Finding], source: str = "user") -> None:
         kinds = self.kinds
         found: list[Finding] = []
-        padded = " " + text
-        # Most texts have no long token: found out without the regex, which then starts
-        # at the first one.
-        first = _first_token(text)
-        if first >= 0:
-            for m in _TOKEN.finditer(padded, first):
-                s, e = m.start("t") - 1, m.end("t") - 1
-                token = m.group("t")
-                key = _PREFIXED.match(token)
-                if key is not None and key.end() == len(token.rstrip(".")):
-                    kind = key.lastgroup or ""
-                    if kind != "jwt" or _jwt_header(token):
-                        found.append(Finding(kind, s, s + key.end()))
-                        continue
-                if "high_entropy" in kinds:
-                    self._entropy(text, low, token.rstrip("."), s, found)
+        for s, e in _tokens(text):
+            token = text[s:e]
+            key = _PREFIXED.match(token)
+            if key is not None and key.end() == len(token.rstrip(".")):
+                kind = key.lastgroup or ""
+                if kind != "jwt" or _jwt_header(token):
+                    found.append(Finding(kind, s, s + key.end()))
+                    continue
+            if "high_entropy" in kinds:
+                self._entropy(text, low, token.rstrip("."), s, found)
         if "-----BEGIN" in text:
             for m in _PEM_BEGIN.finditer(text):
                 end = _PEM_END.search(text, m.end(), m.end() + 8192)
@@ -160,12 +157,28 @@ class SecretsDetector:
             out.append(Finding("high_entropy", s, s + len(token), 0.8))
 
 
-def _first_token(text: str) -> int:
-    """Where in ``" " + text`` _TOKEN's matches can start (iterating from there finds them
-    all: the lead before the first run of 20), or -1 when it has none."""
+def _tokens(text: str) -> list[tuple[int, int]]:
+    """The spans of _TOKEN's ``t`` group in ``" " + text`` (as offsets in ``text``), found
+    with ``bytes.find`` over the marked text: the regex would try a match after every space
+    and punctuation mark of the text, most of them before short words."""
+    spans: list[tuple[int, int]] = []
     if len(text) < 20:
-        return -1
-    return text.encode("ascii", "replace").translate(_TOKEN_RUN).find(_RUN)
+        return spans
+    marked = text.encode("ascii", "replace").translate(_TOKEN_RUN)
+    n = len(text)
+    end = 0  # where the last match ended: the next one needs its lead character from there
+    i = marked.find(_RUN)
+    while i >= 0:
+        run_end = marked.find(b" ", i)
+        if run_end < 0:
+            run_end = n
+        if i > end or not spans:  # a run right after a match's "=" has no lead of its own
+            end = run_end
+            while end < n and end - run_end < 2 and text[end] == "=":
+                end += 1
+            spans.append((i, end))
+        i = marked.find(_RUN, run_end)
+    return spans
 
 
 def _outermost(found: list[Finding]) -> list[Finding]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+import string
 from typing import Final
 
 _DIGITS: Final = frozenset("0123456789")
@@ -99,11 +100,12 @@ def iban(candidate: str) -> bool:
     value = candidate.replace(" ", "").upper()
     if IBAN_LENGTHS.get(value[:2]) != len(value) or not value.isalnum():
         return False
-    moved = value[4:] + value[:4]
-    total = 0
-    for ch in moved:
-        total = (total * (100 if ch.isalpha() else 10) + int(ch, 36)) % 97
-    return total == 1
+    # Letters become their two-digit numbers (A=10 ... Z=35), then one big-integer
+    # remainder in C: the same figure as the digit-by-digit mod 97 loop.
+    return int((value[4:] + value[:4]).translate(_IBAN_LETTERS)) % 97 == 1
+
+
+_IBAN_LETTERS: Final = {ord(c): str(i) for i, c in enumerate(string.ascii_uppercase, 10)}
 
 
 def us_ssn(candidate: str) -> bool:
