@@ -115,9 +115,12 @@ class AccessLog:
             tried = None
         elif len(attempts) == 1:  # the usual case: ``attempts_json``, without its calls
             a = attempts[0]
+            served = a.deployment
             tried = [
                 {
-                    "deployment": a.deployment.label,
+                    # The facts' label when it is the deployment that answered: the
+                    # ``label`` property formats a string at every call.
+                    "deployment": f.deployment if served is ctx.deployment else served.label,
                     "status": a.status,
                     "error": a.error,
                     "latency_ms": a.latency_ms,

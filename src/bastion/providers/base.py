@@ -76,11 +76,13 @@ class Deployment:
     rpm: int | None = None  # the provider's quota for it: requests per minute
     tpm: int | None = None  # ... and tokens per minute
     price: DeploymentPrice | None = None  # overrides the price catalogue
+    # ``provider/model``: how logs, headers and the ledger name this deployment. Stored,
+    # not a property: a request reads it several times (each format was ~1.3 K
+    # instructions).
+    label: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def label(self) -> str:
-        """``provider/model``: how logs, headers and the ledger name this deployment."""
-        return f"{self.provider.name}/{self.model}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", f"{self.provider.name}/{self.model}")
 
 
 @dataclass(slots=True)
