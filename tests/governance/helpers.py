@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,7 @@ async def start_gateway_process(
             cwd=tmp_path,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=output,
+            start_new_session=True,  # its own group: a kill takes its workers with it
         )
     url = f"http://127.0.0.1:{port}"
     # 60 s: two workers starting on a loaded two-core machine (CI) can take 20 s.
@@ -166,7 +168,7 @@ async def start_gateway_process(
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.05)
-    proc.kill()
+    _kill_group(proc)
     pytest.fail("bastion serve did not become ready:\n" + log.read_text())
 
 
@@ -176,6 +178,12 @@ async def stop_gateway_process(gateway: GatewayProcess) -> str:
     try:
         await asyncio.wait_for(gateway.proc.wait(), 15)
     except TimeoutError:
-        gateway.proc.kill()
+        _kill_group(gateway.proc)
         await gateway.proc.wait()
     return gateway.log.read_text()
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL the process and what it started (uvicorn's workers, the recorder)."""
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
