@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bastion.accounting.pricing import Price, cost_nusd
+from bastion.accounting.pricing import Price, cost_nusd, read_usage, usage_cost
 from bastion.accounting.usage import StreamUsageTap, extract_usage
 from bastion.config import PriceConfig
+from bastion.governance.stages import _tokens_and_cost
+from bastion.providers.base import Endpoint
 from bastion.store.database import async_url
 from tests.fakes.openai_upstream import CACHED_USAGE, DEFAULT_API_KEY, FakeOpenAI
 from tests.governance.helpers import client, governed_gateway, settings
@@ -34,6 +37,51 @@ def test_usage_is_found_in_a_body_without_parsing_the_rest() -> None:
     assert extract_usage(spaced) == {"prompt_tokens": 1, "completion_tokens": 2}
     assert extract_usage(b'{"choices": [], "usage": null}') is None
     assert extract_usage(b'{"choices": []}') is None
+
+
+def test_the_usage_found_is_the_top_level_one() -> None:
+    top = {**USAGE, "prompt_tokens_details": {"cached_tokens": 2}}
+    # A nested "usage" after the top-level one (a provider's metadata): the body is parsed.
+    nested = {"id": "x", "usage": top, "meta": {"usage": {"prompt_tokens": 999}}}
+    assert extract_usage(orjson.dumps(nested)) == top
+    assert extract_usage(orjson.dumps({"usage": top, "kind": "usage"})) == top
+    assert extract_usage(orjson.dumps({"choices": [{"usage": {"prompt_tokens": 1}}]})) is None
+    # Large bodies: the usage at the end is parsed alone, else the last usage object.
+    filler = "x" * 100_000
+    assert extract_usage(orjson.dumps({"filler": filler, "usage": top, "fp": "fp"})) == top
+    large = orjson.dumps({"filler": filler, "usage": top, "meta": {"usage": {"n": 1}}})
+    assert extract_usage(large) == {"n": 1}
+    assert extract_usage(b'{"usage": {"prompt_tokens": 1}') is None  # cut off
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        USAGE,
+        {**USAGE, "prompt_tokens_details": {"cached_tokens": 4, "audio_tokens": 0}},
+        {**USAGE, "prompt_tokens_details": {"cached_tokens": None}},
+        {**USAGE, "prompt_tokens_details": {"cached_tokens": 50}},  # more than the prompt
+        {**USAGE, "prompt_tokens_details": {"cached_tokens": 3, "cache_write_tokens": 2}},
+        {**USAGE, "prompt_tokens_details": {"cached_tokens": -3}},
+        {**USAGE, "prompt_tokens_details": {"cached_tokens": 2.0}},
+        {**USAGE, "prompt_tokens_details": None},
+        {**USAGE, "prompt_tokens_details": []},
+        {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 21},
+        {"prompt_tokens": True, "completion_tokens": 5},
+        {"prompt_tokens": -1, "completion_tokens": 5},
+        {"prompt_tokens": 7.0, "completion_tokens": 5},
+        {"completion_tokens": 5},
+        {},
+    ],
+)
+@pytest.mark.parametrize("endpoint", ["chat", "embeddings"])
+def test_a_settlement_costs_what_the_ledger_costs(
+    usage: dict[str, Any], endpoint: Endpoint
+) -> None:
+    price = Price(3_000_000, 15_000_000, 300_000, None, "config", 3_750_000, 20_000)
+    counted = read_usage(usage)
+    expected = (counted.total, usage_cost(price, counted, endpoint))
+    assert _tokens_and_cost(price, usage, endpoint) == expected
 
 
 def _events(*chunks: object) -> bytes:

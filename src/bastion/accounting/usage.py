@@ -1,7 +1,8 @@
 """Usage out of upstream answers, without parsing what passes through.
 
-A non-streamed OpenAI-format body carries ``"usage": {...}``; it is found by
-its key from the end of the body and only that object is parsed. A stream
+A non-streamed OpenAI-format body carries ``"usage": {...}`` among its last
+members; it is found by its key from the end of the body and only the body from
+there on is parsed (see :func:`extract_usage`). A stream
 carries it in its last chunk (OpenAI-compatible servers send it only when the
 request has ``stream_options.include_usage``; the pipeline adds that for
 metered requests). :class:`StreamUsageTap` watches the SSE bytes as they pass:
@@ -23,22 +24,52 @@ JSON = dict[str, Any]
 
 
 def extract_usage(body: bytes) -> JSON | None:
-    """The last ``usage`` object of a JSON response body, or None."""
+    """The top-level ``usage`` object of a JSON response body, or None.
+
+    Only the body from the last ``"usage"`` on is parsed, as the members of an
+    object (``{`` put before it): that parses exactly when this ``"usage"`` is a
+    member of the top-level object, since one nested deeper leaves closing
+    brackets over. It is the usual case (usage comes last, or followed by a few
+    short members), and costs about a third of parsing the whole body. Otherwise
+    (a nested ``usage`` comes after the top-level one) a small body is parsed
+    whole; a large one falls back to the last usage object found.
+    """
     at = body.rfind(b'"usage"')
     if at < 0:
         return None
-    match = _USAGE_OBJECT.match(body, at)
-    if match is None:
-        return None
-    start = match.end() - 1
-    end = _object_end(body, start)
-    if end < 0:
-        return None
     try:
-        usage = orjson.loads(body[start:end])
+        usage = orjson.loads(b"{" + body[at:]).get("usage")
     except orjson.JSONDecodeError:
-        return None
+        if len(body) > _WHOLE_LIMIT:
+            return _last_usage_object(body, at)
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        usage = data.get("usage") if isinstance(data, dict) else None
     return usage if isinstance(usage, dict) else None
+
+
+# Bodies up to this size are parsed whole when their usage is not a member of their end.
+_WHOLE_LIMIT = 1 << 16
+
+
+def _last_usage_object(body: bytes, at: int) -> JSON | None:
+    """The usage object whose key starts at ``at`` (a large body: only it is parsed)."""
+    while at >= 0:
+        match = _USAGE_OBJECT.match(body, at)
+        if match is not None:
+            start = match.end() - 1
+            end = _object_end(body, start)
+            if end < 0:
+                return None
+            try:
+                usage = orjson.loads(body[start:end])
+            except orjson.JSONDecodeError:
+                return None
+            return usage if isinstance(usage, dict) else None
+        at = body.rfind(b'"usage"', 0, at)
+    return None
 
 
 def _object_end(data: bytes, start: int) -> int:

@@ -27,7 +27,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from bastion.accounting.pricing import (
     Price,
@@ -58,11 +58,12 @@ from bastion.store.counters import (
     Plan,
     Rules,
     Settlement,
+    Window,
 )
 
 if TYPE_CHECKING:
     from bastion.pipeline import RequestContext
-    from bastion.providers.base import Deployment
+    from bastion.providers.base import JSON, Deployment, Endpoint
 
 log = logging.getLogger("bastion.governance")
 
@@ -165,8 +166,8 @@ class Limits:
         self._compiled: dict[int, _Compiled] = {}  # id(policy) -> (it holds the policy)
         self._priced: dict[int, tuple[Deployment, Price]] = {}  # id(deployment) -> price
         # In-memory counters admit at once (no I/O): no coroutine, no plan to build.
-        self._admit_rules: Callable[[Rules, int, str, float], Admission] | None = getattr(
-            counters, "admit_rules", None
+        self._admit_rules: Callable[[Rules, int, str, float], list[Window] | Admission] | None = (
+            getattr(counters, "admit_rules", None)
         )
         self._ticket_prefix = secrets.token_hex(8) + "-"
         self._tickets = itertools.count(1)
@@ -239,9 +240,17 @@ class Limits:
         ticket = f"{self._ticket_prefix}{next(self._tickets):x}"
         if self._admit_rules is not None:
             try:
-                admission = self._admit_rules(rules, reserve, ticket, now)
+                admitted = self._admit_rules(rules, reserve, ticket, now)
             except Exception as exc:
                 raise self._failed(rules.plan(reserve, ticket, now), exc) from None
+            if type(admitted) is list:  # admitted, in memory: the windows themselves
+                ctx.ticket = Ticket(rules, price, reserve, ticket)
+                self._settler.hold()
+                if compiled.headers:
+                    _window_headers(ctx.headers, compiled.headers, admitted, now)
+                ctx.want_usage = True
+                return
+            admission = cast(Admission, admitted)
         else:
             admission = await self._admit(rules.plan(reserve, ticket, now), now)
         if not admission.ok:
@@ -401,6 +410,30 @@ def _ratelimit_headers(
                 if left < least:
                     tightest, least, i = j, left, indices[j]
         reset = admission.window_reset[i]
+        whole = math.ceil(reset) if reset > 0 else 0
+        out.append(fixed[tightest])
+        out.append((remaining, b"%d" % least if least > 0 else b"0"))
+        out.append(resets[whole] if whole <= WINDOW_SECONDS else (resets[0][0], b"%ds" % whole))
+
+
+def _window_headers(
+    out: list[tuple[bytes, bytes]],
+    groups: tuple[_HeaderGroup, ...],
+    windows: list[Window],
+    now: float,
+) -> None:
+    """``_ratelimit_headers`` of an in-memory admission, read off its windows (``admit_rules``)."""
+    for remaining, indices, limits, fixed, resets in groups:
+        i = indices[0]
+        least = limits[0] - windows[i].total
+        tightest = 0
+        if len(indices) > 1:  # several levels count this unit: the one with least left
+            for j in range(1, len(indices)):
+                left = limits[j] - windows[indices[j]].total
+                if left < least:
+                    tightest, least, i = j, left, indices[j]
+        held = windows[i].buckets
+        reset = held[0][0] + WINDOW_SECONDS - now if held else 0.0
         whole = math.ceil(reset) if reset > 0 else 0
         out.append(fixed[tightest])
         out.append((remaining, b"%d" % least if least > 0 else b"0"))
@@ -586,9 +619,7 @@ class Settle:
         ctx.ticket = None
         tokens = 0
         if ctx.usage is not None:
-            usage = read_usage(ctx.usage)
-            tokens = usage.total
-            cost = usage_cost(ticket.price, usage, ctx.endpoint)
+            tokens, cost = _tokens_and_cost(ticket.price, ctx.usage, ctx.endpoint)
         elif ctx.upstream_ns and (ctx.status == 200 or ctx.client_gone):
             # The upstream answered (or was cut off) but no usage came back: charge the
             # worst case rather than nothing.
@@ -597,3 +628,41 @@ class Settle:
             cost = 0  # refused or failed before the upstream did any work
         ctx.charged_nusd = cost
         self._settler.settle(ticket.rules, tokens, ticket.reserve, cost, ticket.id)
+
+
+def _tokens_and_cost(price: Price, usage: JSON, endpoint: Endpoint) -> tuple[int, int]:
+    """The tokens (prompt and completion) and the cost of a usage object.
+
+    ``read_usage`` and ``usage_cost``, with the common shape of a chat answer's usage
+    (plain counts, cache reads at most) read here: no ``UsageCount`` to build.
+    """
+    prompt = usage.get("prompt_tokens")
+    completion = usage.get("completion_tokens")
+    if (
+        type(prompt) is int
+        and type(completion) is int
+        and prompt >= 0
+        and completion >= 0
+        and (prompt or completion)
+        and endpoint != "embeddings"
+    ):
+        details = usage.get("prompt_tokens_details")
+        if details is None:
+            cached: object = 0
+        elif type(details) is dict and "cache_write_tokens" not in details:
+            cached = details.get("cached_tokens")
+            if cached is None:
+                cached = 0
+        else:
+            cached = None
+        if type(cached) is int and cached >= 0:
+            if cached > prompt:
+                cached = prompt
+            pico = (
+                (prompt - cached) * price.input
+                + cached * price.cached_input
+                + completion * price.output
+            )
+            return prompt + completion, -(-pico // 1000)
+    counted = read_usage(usage)
+    return counted.total, usage_cost(price, counted, endpoint)

@@ -185,7 +185,15 @@ def window_retry_after(buckets: list[tuple[int, int]], excess: int, now: float) 
     return float(WINDOW_SECONDS)
 
 
-class _Window:
+def window_figures(windows: list[Window], now: float) -> tuple[list[int], list[float]]:
+    """The ``window_used`` and ``window_reset`` of an admission that ``admit_rules`` answered
+    with these windows (read at once: tests, and callers that need them all)."""
+    return [w.total for w in windows], [w.reset_in(now) for w in windows]
+
+
+class Window:
+    """One sliding window in memory: its use (``total``) and when its oldest unit frees."""
+
     __slots__ = ("buckets", "total")
 
     def __init__(self) -> None:
@@ -214,7 +222,7 @@ class MemoryCounters:
     """Counters for one process. ``admit`` never awaits, so it is atomic on the event loop."""
 
     def __init__(self) -> None:
-        self._windows: dict[str, _Window] = {}
+        self._windows: dict[str, Window] = {}
         self._gates: dict[str, int] = {}
         self._budgets: dict[str, list[int]] = {}  # key -> [spent, reserved, expires_at or 0]
         self._tickets: set[str] = set()  # admitted, not settled yet
@@ -232,7 +240,7 @@ class MemoryCounters:
         for i, check in enumerate(plan.windows):
             window = found.get(check.key)
             if window is None:
-                window = found[check.key] = _Window()
+                window = found[check.key] = Window()
             elif window.buckets and window.buckets[0][0] <= oldest:
                 window.prune(now_s)
             excess = window.total + (check.add or 1) - check.limit
@@ -273,18 +281,25 @@ class MemoryCounters:
             self._prune(now)
         return Admission(True, None, -1, 0.0, used, reset, left)
 
-    def admit_rules(self, rules: Rules, reserve: int, ticket: str, now: float) -> Admission:
+    def admit_rules(
+        self, rules: Rules, reserve: int, ticket: str, now: float
+    ) -> list[Window] | Admission:
         """``admit_now`` of ``rules.plan(reserve, ticket, now)``, without building the plan:
-        the Limits stage's path (per request, so written out rather than factored)."""
+        the Limits stage's path (per request, so written out rather than factored).
+
+        Admitted, the answer is the rules' windows themselves, in order: their use and
+        reset (:func:`window_figures`) are an ``Admission``'s ``window_used`` and
+        ``window_reset`` as long as nothing else is admitted meanwhile (the caller reads
+        them before it awaits). No lists nor Admission to build on every request; a
+        refusal is an ``Admission``."""
         now_s = int(now)
-        oldest = now_s - WINDOW_SECONDS
         found = self._windows
-        windows: list[_Window] = []
+        windows: list[Window] = []
         for check in rules.windows:
             window = found.get(check.key)
             if window is None:
-                window = found[check.key] = _Window()
-            elif window.buckets and window.buckets[0][0] <= oldest:
+                window = found[check.key] = Window()
+            elif window.buckets and window.buckets[0][0] <= now_s - WINDOW_SECONDS:
                 window.prune(now_s)
             excess = window.total + (check.add or 1) - check.limit
             if excess > 0:
@@ -297,43 +312,47 @@ class MemoryCounters:
             for i, gate in enumerate(rules.gates):
                 if gates.get(gate.key, 0) >= gate.limit:
                     return Admission(False, "gate", i, 1.0)
-        states: list[list[int]] = []
         budgets = self._budgets
-        for limit in rules.budgets:
+        if len(rules.budgets) == 1:  # the usual policy: one budget, no list of states
+            limit = rules.budgets[0]
             state = budgets.get(limit.key)
             if state is None or (state[2] and state[2] < now):
                 state = budgets[limit.key] = [0, 0, 0]
             if state[0] + state[1] + reserve > limit.limit:
-                return Admission(False, "budget", len(states), 1.0 if state[1] else -1.0)
-            states.append(state)
-        # Every check passed: apply them all.
-        used: list[int] = []
-        reset: list[float] = []
+                return Admission(False, "budget", 0, 1.0 if state[1] else -1.0)
+            state[1] += reserve
+            state[2] = limit.expires_at
+        elif rules.budgets:
+            states: list[list[int]] = []
+            for limit in rules.budgets:
+                state = budgets.get(limit.key)
+                if state is None or (state[2] and state[2] < now):
+                    state = budgets[limit.key] = [0, 0, 0]
+                if state[0] + state[1] + reserve > limit.limit:
+                    return Admission(False, "budget", len(states), 1.0 if state[1] else -1.0)
+                states.append(state)
+            for limit, state in zip(rules.budgets, states):  # noqa: B905 (same length)
+                state[1] += reserve
+                state[2] = limit.expires_at
+        # Every check passed (the budgets are applied already, nothing can refuse now).
         for check, window in zip(rules.windows, windows):  # noqa: B905 (same length)
-            if check.add > 0:
+            add = check.add
+            if add > 0:
                 held = window.buckets
                 if held and held[-1][0] == now_s:
-                    held[-1][1] += check.add
+                    held[-1][1] += add
                 else:
-                    held.append([now_s, check.add])
-                window.total += check.add
-            used.append(window.total)
-            held = window.buckets
-            reset.append(held[0][0] + WINDOW_SECONDS - now if held else 0.0)
+                    held.append([now_s, add])
+                window.total += add
         if rules.gates:
             for gate in rules.gates:
                 gates[gate.key] = gates.get(gate.key, 0) + 1
-        left: list[int] = []
-        for limit, state in zip(rules.budgets, states):  # noqa: B905 (same length)
-            state[1] += reserve
-            state[2] = limit.expires_at
-            left.append(limit.limit - state[0] - state[1])
         if ticket:
             self._tickets.add(ticket)
         self._admissions += 1
         if not self._admissions & 4095:
             self._prune(now)
-        return Admission(True, None, -1, 0.0, used, reset, left)
+        return windows
 
     def settle_rules(
         self, rules: Rules, tokens: int, reserved: int, actual: int, ticket: str, now: float
@@ -344,15 +363,21 @@ class MemoryCounters:
             if ticket not in tickets:
                 return  # settled already, or never admitted
             tickets.remove(ticket)
-        now_s = int(now)
         if tokens > 0:
+            now_s = int(now)
             found = self._windows
-            for key in rules.token_windows:
+            for key in rules.token_windows:  # Window.prune and .add, written out
                 window = found.get(key)
                 if window is None:
-                    window = found[key] = _Window()
-                window.prune(now_s)
-                window.add(now_s, tokens)
+                    window = found[key] = Window()
+                held = window.buckets
+                if held and held[0][0] <= now_s - WINDOW_SECONDS:
+                    window.prune(now_s)
+                if held and held[-1][0] == now_s:
+                    held[-1][1] += tokens
+                else:
+                    held.append([now_s, tokens])
+                window.total += tokens
         if rules.gate_keys:
             gates = self._gates
             for key in rules.gate_keys:
@@ -389,7 +414,7 @@ class MemoryCounters:
                 continue
             window = self._windows.get(key)
             if window is None:
-                window = self._windows[key] = _Window()
+                window = self._windows[key] = Window()
             window.prune(now_s)
             window.add(now_s, amount)
         for key in settlement.gates:
