@@ -24,7 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
-from bastion.observability.facts import RequestFacts, attempts_json
+from bastion.observability.facts import KEY_FIELDS, RequestFacts, attempts_json
 from bastion.observability.settings import AccessLogConfig
 
 if TYPE_CHECKING:
@@ -34,32 +34,19 @@ log = logging.getLogger("bastion.access")
 
 
 _LEVELS = ("info", "warning", "error")
-# The fields a line's template holds as constants (they repeat from request to request).
-_CONSTANT = (
-    "endpoint",
-    "ingress",
-    "model",
-    "deployment",
-    "provider",
-    "stream",
-    "status",
-    "error",
-    "key_id",
-    "org_id",
-    "team_id",
-    "user_id",
-    "app_id",
-)
 _TEMPLATE_LIMIT = 10_000
+# The time field's milliseconds and zone, by millisecond.
+_ENDPOINT = len(b'{"endpoint":')  # where the endpoint's value starts in the constants' JSON
+_MILLIS = tuple(f"{ms:03d}Z" for ms in range(1000))
 
 
 class AccessLog:
-    """The lines are encoded from templates: what repeats between requests (model,
-    deployment, status, principal ids, ...) is JSON made once per combination (bounded);
-    per request one orjson call encodes the rest (from ``prompt_tokens`` on, as a dict:
-    cheaper than formatting the numbers apart and splicing them into slots), and one
-    ``%`` makes the line. The result is the bytes ``orjson.dumps`` of the line's dict
-    would give."""
+    """The lines are encoded by one ``orjson.dumps`` each, of a dict of the values that
+    change from request to request; what repeats between requests (level and logger, the
+    model, deployment, status, principal ids, ...) sits in it as two
+    :class:`orjson.Fragment` made once per combination (bounded) and copied verbatim.
+    The result is the bytes ``orjson.dumps`` of the line's whole dict would give, at a
+    fraction of the cost (one call: no splicing of separately encoded parts)."""
 
     def __init__(self, settings: AccessLogConfig) -> None:
         self.settings = settings
@@ -67,10 +54,10 @@ class AccessLog:
         # atomic, no lock on the request path).
         self._pending: deque[bytes] = deque()
         self._second = -1  # the time field's seconds part, formatted once per second
-        self._prefix = b""
+        self._prefix = ""
         self._bodies = settings.include_bodies
         self._max = settings.max_pending
-        self._templates: dict[tuple[Any, ...], bytes] = {}
+        self._templates: dict[tuple[Any, ...], tuple[orjson.Fragment, orjson.Fragment]] = {}
         self.dropped = 0
         self.errors = 0
         self._thread: threading.Thread | None = None
@@ -83,21 +70,7 @@ class AccessLog:
         if len(self._pending) >= self._max:
             self.dropped += 1
             return
-        key = (
-            f.endpoint,
-            f.ingress,
-            f.model,
-            f.deployment,
-            f.provider,
-            f.stream,
-            f.status,
-            f.error,
-            f.key_id,
-            f.org_id,
-            f.team_id,
-            f.user_id,
-            f.app_id,
-        )
+        key = f.key
         template = self._templates.get(key)
         if template is None:
             template = _template(key)
@@ -107,7 +80,7 @@ class AccessLog:
         second = int(at)
         if second != self._second:
             self._second = second
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)).encode()
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
         duration, upstream, ttft, cost = f.duration_ns, f.upstream_ns, f.ttft_ns, f.cost_nusd
         attempts = f.attempts
         tried: list[dict[str, Any]] | None
@@ -115,12 +88,9 @@ class AccessLog:
             tried = None
         elif len(attempts) == 1:  # the usual case: ``attempts_json``, without its calls
             a = attempts[0]
-            served = a.deployment
             tried = [
                 {
-                    # The facts' label when it is the deployment that answered: the
-                    # ``label`` property formats a string at every call.
-                    "deployment": f.deployment if served is ctx.deployment else served.label,
+                    "deployment": a.deployment.label,
                     "status": a.status,
                     "error": a.error,
                     "latency_ms": a.latency_ms,
@@ -128,7 +98,12 @@ class AccessLog:
             ]
         else:
             tried = attempts_json(attempts)
-        rest: dict[str, Any] = {
+        line: dict[str, Any] = {
+            "time": self._prefix + _MILLIS[int((at - second) * 1000)],
+            "level": template[0],  # with the logger
+            "request_id": f.request_id,
+            "at": at,
+            "endpoint": template[1],  # with the fields after it up to app_id
             "prompt_tokens": f.prompt_tokens,
             "completion_tokens": f.completion_tokens,
             "cached_tokens": f.cached_tokens,
@@ -141,18 +116,9 @@ class AccessLog:
             "verdicts": f.verdicts,
         }
         if self._bodies:
-            rest["request_body"] = ctx.body
+            line["request_body"] = ctx.body
         pending = self._pending
-        pending.append(
-            template
-            % (
-                self._prefix,
-                int((at - second) * 1000),
-                orjson.dumps(f.request_id),
-                orjson.dumps(at),
-                orjson.dumps(rest)[1:],
-            )
-        )
+        pending.append(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
         if len(pending) == 1:  # the first since the writer took the lines: wake it
             self._wake.set()
 
@@ -220,20 +186,19 @@ class AccessLog:
                 log.error("could not write the access log (%s)", exc.strerror or exc)
 
 
-def _template(key: tuple[Any, ...]) -> bytes:
-    """A line's template: its constant fields as JSON (``%`` doubled), slots for the rest."""
-    constant = dict(zip(_CONSTANT, key, strict=True))
-    status = constant["status"]
+def _template(key: tuple[Any, ...]) -> tuple[orjson.Fragment, orjson.Fragment]:
+    """A line's constant parts, as JSON copied into it verbatim: the level's value with
+    the logger after it, and the endpoint's value with the constant fields after it.
+
+    Each is the value of one key of the line's dict (``level``, ``endpoint``) followed by
+    whole ``,"name":value`` pairs: orjson writes a fragment's bytes as they are, so one
+    fragment stands for several fields."""
+    constant = orjson.dumps(dict(zip(KEY_FIELDS, key, strict=True)))
+    status = key[6]
     level = _LEVELS[0 if status < 400 else 1 if status < 500 else 2]
-    middle = orjson.dumps(constant)[1:-1].replace(b"%", b"%%")
-    return b"".join(
-        (
-            b'{"time":"%s%03dZ","level":"',
-            level.encode(),
-            b'","logger":"bastion.access","request_id":%s,"at":%s,',
-            middle,
-            b",%s\n",  # the rest, from prompt_tokens on: one orjson call's dict, "{" cut
-        )
+    return (
+        orjson.Fragment(b'"%s","logger":"bastion.access"' % level.encode()),
+        orjson.Fragment(constant[_ENDPOINT:-1]),  # orjson keeps the dict's order
     )
 
 

@@ -18,6 +18,23 @@ if TYPE_CHECKING:
     from bastion.pipeline import RequestContext
     from bastion.routing.attempts import Attempt
 
+# The fields of ``RequestFacts.key``, in its order.
+KEY_FIELDS = (
+    "endpoint",
+    "ingress",
+    "model",
+    "deployment",
+    "provider",
+    "stream",
+    "status",
+    "error",
+    "key_id",
+    "org_id",
+    "team_id",
+    "user_id",
+    "app_id",
+)
+
 # The cost of an answer in nano-dollars: (deployment, prompt, completion, cached) -> cost.
 CostFunction = Callable[[Deployment, int, int, int], int | None]
 
@@ -38,6 +55,7 @@ class RequestFacts:
         "error",
         "error_message",
         "ingress",
+        "key",
         "key_id",
         "key_name",
         "model",
@@ -114,6 +132,23 @@ class RequestFacts:
         # only when read (``summary``), not for every request.
         self.attempts = ctx.attempts
         self.verdicts = _verdicts(ctx) if ctx.guardrails is not None else None
+        # What repeats from request to request, in KEY_FIELDS' order: the access log finds
+        # its line's template by it and the metrics their series, so it is built once here.
+        self.key = (
+            self.endpoint,
+            self.ingress,
+            self.model,
+            self.deployment,
+            self.provider,
+            self.stream,
+            self.status,
+            self.error,
+            self.key_id,
+            self.org_id,
+            self.team_id,
+            self.user_id,
+            self.app_id,
+        )
 
     @property
     def failed(self) -> bool:

@@ -24,19 +24,24 @@ from __future__ import annotations
 import os
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from bastion.observability.exposition import families, merged, text
-from bastion.observability.facts import RequestFacts
+from bastion.observability.facts import KEY_FIELDS, RequestFacts
 from bastion.observability.series import (
     DURATION_BUCKETS,
+    DURATION_SUM,
     OVERHEAD_BUCKETS,
+    OVERHEAD_SUM,
     TOKEN_BUCKETS,
+    TOKEN_INDEX,
+    TOKEN_INDEXED,
+    TOKEN_SUM,
     TTFT_BUCKETS,
+    TTFT_SUM,
     Series,
 )
 from bastion.observability.settings import MULTIPROC_ENV, MetricsConfig
@@ -88,14 +93,8 @@ class GatewayMetrics:
         self.directory = os.environ.get(MULTIPROC_ENV) or None
         self.multiprocess = self.directory is not None
         self.attribution = tuple(f"{label}_id" for label in settings.labels)
-        names = tuple(_ATTRIBUTION[label] for label in settings.labels)
-        self._attr = (
-            attrgetter(*names)
-            if len(names) > 1
-            else (lambda f: (getattr(f, names[0]),))
-            if names
-            else (lambda f: ())
-        )
+        # Where each attribution label's id is in the facts' key.
+        self._attr = tuple(KEY_FIELDS.index(_ATTRIBUTION[label]) for label in settings.labels)
         self._series: dict[tuple[Any, ...], Series] = {}
         self._by_labels: dict[tuple[str, ...], Series] = {}
         # Guardrail verdicts by (detector, action, org id, team id): /metrics sums them by
@@ -115,7 +114,7 @@ class GatewayMetrics:
     def __call__(self, f: RequestFacts, ctx: RequestContext | None = None) -> None:
         """Record one finished request: the observing finisher's part (``ctx`` unused;
         no wrapper around ``observe``, one call frame less per request)."""
-        key = (f.endpoint, f.model, f.provider, f.status, f.error, self._attr(f))
+        key = f.key
         s = self._series.get(key)
         if s is None:
             s = self._new_series(key)
@@ -123,26 +122,27 @@ class GatewayMetrics:
         seconds = f.duration_ns / 1e9
         h = s.duration
         h[bisect_left(DURATION_BUCKETS, seconds)] += 1
-        h[-1] += seconds
+        h[DURATION_SUM] += seconds
         overhead = (f.duration_ns - f.upstream_ns) / 1e9 if f.duration_ns > f.upstream_ns else 0.0
         h = s.overhead
         h[bisect_left(OVERHEAD_BUCKETS, overhead)] += 1
-        h[-1] += overhead
+        h[OVERHEAD_SUM] += overhead
         if f.ttft_ns is not None:
             ttft = f.ttft_ns / 1e9
             h = s.ttft
             h[bisect_left(TTFT_BUCKETS, ttft)] += 1
-            h[-1] += ttft
-        if f.prompt_tokens or f.completion_tokens:
-            s.input += f.prompt_tokens
-            s.output += f.completion_tokens
+            h[TTFT_SUM] += ttft
+        prompt, completion = f.prompt_tokens, f.completion_tokens
+        if prompt or completion:
+            s.input += prompt
+            s.output += completion
             s.cached += f.cached_tokens
             h = s.tok_in
-            h[bisect_left(TOKEN_BUCKETS, f.prompt_tokens)] += 1
-            h[-1] += f.prompt_tokens
+            h[TOKEN_INDEX[prompt] if prompt <= TOKEN_INDEXED else bisect_left(TOKEN_BUCKETS, prompt)] += 1  # fmt: skip
+            h[TOKEN_SUM] += prompt
             h = s.tok_out
-            h[bisect_left(TOKEN_BUCKETS, f.completion_tokens)] += 1
-            h[-1] += f.completion_tokens
+            h[TOKEN_INDEX[completion] if completion <= TOKEN_INDEXED else bisect_left(TOKEN_BUCKETS, completion)] += 1  # fmt: skip
+            h[TOKEN_SUM] += completion
         if f.cost_nusd:
             s.spend += f.cost_nusd
         if f.verdicts:
@@ -155,12 +155,12 @@ class GatewayMetrics:
     observe = __call__
 
     def _new_series(self, key: tuple[Any, ...]) -> Series:
-        endpoint, model, provider, status, error, attribution = key
+        endpoint, _, model, _, provider, _, status, error = key[:8]
         labels = (
             "embeddings" if endpoint == "embeddings" else "chat",
             self._models(model),
             self._providers(provider),
-            *(self._ids(v) for v in attribution),
+            *(self._ids(key[i]) for i in self._attr),
             str(status),
             self._errors(error),
         )

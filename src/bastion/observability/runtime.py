@@ -84,8 +84,8 @@ class Observability:
     def instrument(self, pipeline: Pipeline, transport: Transport) -> None:
         """Add the observing finisher; with tracing, time the stages and hook the transport."""
         finisher = self.finisher()
-        if finisher is not None:
-            pipeline.finishers = (*pipeline.finishers, finisher)
+        if finisher is not None:  # its bound method: cheaper to call than the object
+            pipeline.finishers = (*pipeline.finishers, finisher.__call__)
         tracer = self.tracer
         if tracer is not None:
             pipeline.authenticate = tracer.wrap_stage(pipeline.authenticate, "authenticate")
@@ -103,15 +103,17 @@ class Observability:
         return {key: tracer.wrap_handler(handler) for key, handler in routes.items()}
 
     def finisher(self) -> Observe | None:
+        # Bound ``__call__`` methods, not the objects: calling an instance goes through
+        # its type's call slot (~1 K instructions a call), a bound method does not.
         sinks: list[Sink] = []
         if self.metrics is not None:
-            sinks.append(self.metrics)
+            sinks.append(self.metrics.__call__)
         if self.access_log is not None:
-            sinks.append(self.access_log)
+            sinks.append(self.access_log.__call__)
         if self.live is not None:
-            sinks.append(self.live)
+            sinks.append(self.live.__call__)
         if self.tracer is not None:
-            sinks.append(self.tracer)
+            sinks.append(self.tracer.__call__)
         return Observe(self._cost, sinks) if sinks else None
 
     async def start(self) -> None:

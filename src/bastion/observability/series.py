@@ -7,6 +7,7 @@ scrape time (:mod:`bastion.observability.exposition`).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,16 @@ DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 
 TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)  # fmt: skip
 TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)  # fmt: skip
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)  # fmt: skip
+# Where a histogram's sum is (its last item): a positive index, which CPython indexes a
+# list with faster than -1.
+DURATION_SUM = len(DURATION_BUCKETS) + 1
+TTFT_SUM = len(TTFT_BUCKETS) + 1
+TOKEN_SUM = len(TOKEN_BUCKETS) + 1
+OVERHEAD_SUM = len(OVERHEAD_BUCKETS) + 1
+# A token count's bucket, by count, up to TOKEN_INDEXED: one index instead of a
+# ``bisect_left`` call (~0.8 K instructions) for the usual counts.
+TOKEN_INDEXED = 16384
+TOKEN_INDEX = bytes(bisect_left(TOKEN_BUCKETS, n) for n in range(TOKEN_INDEXED + 1))
 
 
 def new_hist(bounds: Sequence[float]) -> list[float]:
