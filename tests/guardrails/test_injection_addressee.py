@@ -9,17 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from bastion.guardrails import InjectionDetector
-from bastion.guardrails.base import Finding
-
-DETECTOR = InjectionDetector(threshold=0.7)
-
-
-def flagged(text: str, source: str = "user") -> bool:
-    out: list[Finding] = []
-    low = text.lower()
-    DETECTOR.find(text, low if len(low) == len(text) else None, out, source)
-    return bool(out)
+from tests.guardrails.test_injection import DETECTOR, flagged
 
 
 @pytest.mark.parametrize(
