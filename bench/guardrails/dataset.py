@@ -444,41 +444,29 @@ def injection_samples() -> list[dict[str, Any]]:
     samples += _round(ATTACKS4, INDIRECT4, BENIGN4, BENIGN4_TOOL)
     for s in samples:
         s["split"] = "dev"
-    for text, category, source in HELDOUT_ATTACKS:
-        samples.append(
-            {"text": text, "label": 1, "category": category, "source": source, "split": "heldout"}
-        )
-    for text in HELDOUT_BENIGN:
-        samples.append(
-            {"text": text, "label": 0, "category": "meta", "source": "user", "split": "heldout"}
-        )
-    for text, category, source in HELDOUT2_ATTACKS:
-        samples.append(
-            {"text": text, "label": 1, "category": category, "source": source, "split": "heldout2"}
-        )
-    for text in HELDOUT2_BENIGN:
-        samples.append(
-            {"text": text, "label": 0, "category": "meta", "source": "user", "split": "heldout2"}
-        )
-    for text, category, source in HELDOUT3_ATTACKS:
-        samples.append(
-            {"text": text, "label": 1, "category": category, "source": source, "split": "heldout3"}
-        )
-    for text, source in HELDOUT3_BENIGN:
-        samples.append(
-            {"text": text, "label": 0, "category": "meta", "source": source, "split": "heldout3"}
-        )
-    for text, category, source in HELDOUT4_ATTACKS:
-        samples.append(
-            {"text": text, "label": 1, "category": category, "source": source, "split": "heldout4"}
-        )
-    for text, source in HELDOUT4_BENIGN:
-        samples.append(
-            {"text": text, "label": 0, "category": "meta", "source": source, "split": "heldout4"}
-        )
+    # Held-out sets 1 and 2 have benign prompts only from users.
+    samples += _heldout("heldout", HELDOUT_ATTACKS, [(t, "user") for t in HELDOUT_BENIGN])
+    samples += _heldout("heldout2", HELDOUT2_ATTACKS, [(t, "user") for t in HELDOUT2_BENIGN])
+    samples += _heldout("heldout3", HELDOUT3_ATTACKS, HELDOUT3_BENIGN)
+    samples += _heldout("heldout4", HELDOUT4_ATTACKS, HELDOUT4_BENIGN)
     for i, s in enumerate(samples):
         s["id"] = f"inj-{i:05d}"
     return samples
+
+
+def _heldout(
+    split: str, attacks: list[tuple[str, str, str]], benign: list[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """A held-out set's rows: (text, category, source) attacks, (text, source) benign."""
+    rows = [
+        {"text": t, "label": 1, "category": c, "source": src, "split": split}
+        for t, c, src in attacks
+    ]
+    rows += [
+        {"text": t, "label": 0, "category": "meta", "source": src, "split": split}
+        for t, src in benign
+    ]
+    return rows
 
 
 _LEET = str.maketrans("aeiost", "4310$7")
