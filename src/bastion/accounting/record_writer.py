@@ -1,8 +1,8 @@
 """Where a batch of finished requests becomes ledger rows and audit records, written at once.
 
 :class:`RecordWriter` takes a batch of ``Finished`` facts (accounting/finished.py)
-and the trail's events, one JSON array, builds each request's ledger row and audit record (its
-usage read once), links the records into the chain, and inserts rows, tags,
+and the trail's events (``finished.batch_of``), builds each request's ledger row and
+audit record (its usage read once), links the records into the chain, and inserts rows, tags,
 rollups and records in one transaction. The same writer runs in the recorder
 process (accounting/recorder_process.py) or in the gateway
 (``accounting.recorder: inline``): one builder and one writer, two places.
@@ -14,9 +14,6 @@ so that the recorder process can make its own from what the gateway sends it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import orjson
 
 from bastion.accounting import finished as f
 from bastion.accounting.ledger import LedgerRows
@@ -70,7 +67,7 @@ class RecordWriter:
         rows: list[LedgerRow] = []
         records: list[Prepared] = []
         unpriced: dict[str, int] = {}
-        items: list[Any] = orjson.loads(b"[" + batch + b"]")
+        items = f.items_of(batch)
         for item in items:
             if isinstance(item, dict):  # an event of the trail's (the retention job)
                 if audit is not None:

@@ -2,8 +2,9 @@
 
 On the request path the only work is :class:`BodyCapture` collecting the answer's
 bytes as the caller receives them (bounded), and only for requests whose body
-mode is ``on``. Everything else runs in the audit writer (the recorder process,
-or the gateway's writer inline): the request (as sent upstream: guardrails'
+mode is ``on``; they go to the writer as they are (accounting/finished.py).
+Everything else runs in the audit writer (the recorder process, or the
+gateway's writer inline): the request (as sent upstream: guardrails'
 redactions and pseudonyms applied) and the answer, with what the request's
 guardrail policies flag replaced by ``[KIND]``. That last part needs the request's
 guardrail session, so when a policy redacts (``redacts``) the document is built
@@ -36,6 +37,11 @@ class BodyCapture:
         self.truncated = False
 
     def add(self, piece: bytes) -> None:
+        size = self.size + len(piece)
+        if size < self.limit:  # room left after it (a call per streamed piece: kept short)
+            self.chunks.append(piece)
+            self.size = size
+            return
         room = self.limit - self.size
         if room <= 0:
             self.truncated = self.truncated or bool(piece)
@@ -173,8 +179,11 @@ def _answer_text(raw: str, stream: bool) -> tuple[str, str | None]:
     for line in raw.splitlines():
         if not line.startswith("data:"):
             continue
+        data = line[5:].strip()
+        if data == "[DONE]":  # not JSON: an error raised and caught costs ~5 K instructions
+            continue
         try:
-            event = orjson.loads(line[5:].strip())
+            event = orjson.loads(data)
         except orjson.JSONDecodeError:
             continue
         if not isinstance(event, dict):
