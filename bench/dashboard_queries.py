@@ -5,8 +5,9 @@
 
 Generates a year of ledger rows (orgs, teams, users, apps, keys, models, providers;
 1% with feedback), loads them in bulk, builds the rollups the way the migration does
-(``rollups.rebuild``, then the retention prune the hub applies), and times each hub
-page's queries: the same ``Dashboard`` calls the ``/ui/api`` endpoints make. Prints a
+(``rollups.rebuild``, then the retention prune the hub applies), adds guardrail verdicts
+for about one request in seven to the verdict rollups (as the recorder would have), and
+times each hub page's queries: the same ``Dashboard`` calls the ``/ui/api`` endpoints make. Prints a
 Markdown table (median and max of the runs, in ms) and writes the figures as JSON.
 """
 
@@ -155,7 +156,7 @@ def load_sqlite(path: Path, count: int, now: float, days: int) -> None:
 
 async def load_postgres(db: Database, count: int, now: float, days: int) -> None:
     async with db.engine.begin() as conn:
-        await conn.execute(sa.text("TRUNCATE spend_ledger, feedback, hub_rollup"))
+        await conn.execute(sa.text("TRUNCATE spend_ledger, feedback, hub_rollup, hub_verdicts"))
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
         rows = generate(count, now, days)
@@ -189,10 +190,58 @@ async def load_postgres(db: Database, count: int, now: float, days: int) -> None
         await conn.execute(sa.text("ANALYZE"))
 
 
+DETECTORS = ("pii", "secrets", "injection", "terms", "webhook")
+ACTIONS = ("record", "pseudonymise", "redact", "block")
+
+
+def add_verdicts(conn: sa.Connection, now: float) -> None:
+    """Verdict rollups for one request in seven (a detector and action picked from its
+    tokens, 1 to 3 findings), summed in SQL per grain as the recorder sums them; minute
+    and hour rows only within their retention."""
+    c = spend_ledger.c
+    pg = conn.dialect.name == "postgresql"
+    conn.execute(sa.delete(rollups.hub_verdicts))
+    detector = sa.case(
+        *((c.prompt_tokens % len(DETECTORS) == i, name) for i, name in enumerate(DETECTORS))
+    )
+    action = sa.case(
+        *((c.completion_tokens % len(ACTIONS) == i, name) for i, name in enumerate(ACTIONS))
+    )
+    org, team = sa.func.coalesce(c.org_id, ""), sa.func.coalesce(c.team_id, "")
+    since = {
+        rollups.MINUTE: now - rollups.MINUTE_RETENTION,
+        rollups.HOUR: now - rollups.HOUR_RETENTION,
+    }
+    for grain in rollups.GRAINS:
+        bucket: Any = (
+            sa.cast(sa.func.floor(c.at / grain) * grain, sa.BigInteger)
+            if pg
+            else sa.cast(c.at / grain, sa.Integer) * grain
+        )
+        query = (
+            sa.select(
+                sa.literal_column(str(grain)),
+                bucket,
+                detector,
+                action,
+                org,
+                team,
+                sa.func.sum(1 + c.prompt_tokens % 3),
+            )
+            .where(c.prompt_tokens % 7 == 0)
+            .group_by(bucket, detector, action, org, team)
+        )
+        if grain in since:
+            query = query.where(c.at >= int(since[grain] // grain) * grain)
+        columns = ["grain", "bucket", "detector", "action", "org_id", "team_id", "verdicts"]
+        conn.execute(sa.insert(rollups.hub_verdicts).from_select(columns, query))
+
+
 async def build_rollups(db: Database, now: float) -> float:
     started = time.perf_counter()
     async with db.engine.begin() as conn:
         await conn.run_sync(rollups.rebuild, spend_ledger)
+        await conn.run_sync(add_verdicts, now)
         await rollups.prune(conn, now)
     async with db.engine.begin() as conn:
         await conn.execute(sa.text("ANALYZE"))
@@ -282,6 +331,23 @@ async def measure(db: Database, now: float, runs: int) -> list[dict[str, Any]]:
         "30d feedback: scores, by model/app, comments",
         lambda: d.quality(everyone, start30, end30),
     )
+    await add(
+        "quality",
+        "30d guardrail verdicts by detector/action",
+        lambda: d.verdicts(everyone, start30, end30),
+    )
+    await add(
+        "quality",
+        "90d guardrail verdicts, viewer of one team",
+        lambda: d.verdicts(team, start, end),
+    )
+
+    async def quality_page(scope: Scope = everyone, s: int = start30, e: int = end30) -> None:
+        await d.quality(scope, s, e)
+        await d.totals(scope, s, e)
+        await d.verdicts(scope, s, e)
+
+    await add("quality", "30d the whole page (feedback, cache, verdicts)", quality_page)
     await add("budgets", "24h rejections (429s)", lambda: d.totals(everyone, *_window(DAY, now)))
     return out
 
@@ -318,13 +384,20 @@ async def run(args: argparse.Namespace) -> None:
             rollup_rows = await conn.scalar(
                 sa.select(sa.func.count()).select_from(rollups.hub_rollup)
             )
-        print(f"  rollups: {rollup_rows:,} rows, built in {built:.0f} s", flush=True)
+            verdict_rows = await conn.scalar(
+                sa.select(sa.func.count()).select_from(rollups.hub_verdicts)
+            )
+        print(
+            f"  rollups: {rollup_rows:,} rows, {verdict_rows:,} of verdicts; built in {built:.0f} s",
+            flush=True,
+        )
         queries = await measure(db, now, args.runs)
         await db.close()
         results["backends"][name] = {
             "load_s": round(loaded, 1),
             "rollup_build_s": round(built, 1),
             "rollup_rows": rollup_rows,
+            "verdict_rollup_rows": verdict_rows,
             "queries": queries,
         }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -177,7 +177,6 @@ class Gateway:
                 self._authenticator,
                 self.observability.live,
                 self.router.snapshot,
-                self.observability.verdicts,
             )
             routes.extend(self.hub.routes())
         return routes

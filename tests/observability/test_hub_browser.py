@@ -22,6 +22,10 @@ from tests.conftest import MASTER_KEY, RunningGateway
 from tests.governance.helpers import Client, client, governed_gateway, settings
 
 CHROMIUM = "/usr/bin/chromium"
+EMAIL_POLICY = {
+    "policies": {"mail": {"rules": [{"detectors": ["email"], "action": "pseudonymise"}]}},
+    "attach": {"models": {"bastion/echo": ["mail"]}},
+}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "hub"
 LAUNCH_ARGS = [
     "--headless",
@@ -76,12 +80,26 @@ async def _seed(admin: Client) -> dict[str, Any]:
     )
     user = await admin.ok("POST", "/admin/v1/keys", {"name": "plain"})
     for words in (3, 4, 5):
-        status, _, _ = await admin.as_key(ka["key"]).chat(words=words)
+        status, _, _ = await admin.as_key(ka["key"]).chat(words=words, **_mail(words, 1))
         assert status == 200
     for words in (6, 7):
-        status, _, _ = await admin.as_key(kb["key"]).chat(words=words, stream=True)
+        extra = _mail(words, 2) if words == 6 else {}
+        status, _, _ = await admin.as_key(kb["key"]).chat(words=words, stream=True, **extra)
         assert status == 200
     return {"alpha": alpha, "beta": beta, "ka": ka, "kb": kb, "viewer": viewer, "user": user}
+
+
+def _mail(words: int, addresses: int) -> dict[str, Any]:
+    """A message of ``words`` words, the last ``addresses`` of them e-mail addresses (the
+    guardrails pseudonymise each: one verdict count, and the echo's word count stays)."""
+    text = ["word"] * (words - addresses) + [f"user{i}@example.com" for i in range(addresses)]
+    return {"messages": [{"role": "user", "content": " ".join(text)}]}
+
+
+async def _verdict_count(page: Any, row: str) -> str:
+    cell = page.locator(f'#verdicts-table tr[data-row="{row}"] td[data-col="count"]')
+    value: str = await cell.get_attribute("data-value")
+    return value
 
 
 async def _ledger_sums(gw: RunningGateway, team_id: str | None = None) -> dict[str, Any]:
@@ -120,7 +138,7 @@ async def _shot(page: Any, name: str) -> None:
 async def test_hub_in_a_browser(browser: Any, tmp_path: Path) -> None:
     if ARTIFACTS.exists():
         shutil.rmtree(ARTIFACTS)
-    sections = settings(f"sqlite:///{tmp_path / 'hub.db'}", tmp_path)
+    sections = settings(f"sqlite:///{tmp_path / 'hub.db'}", tmp_path, guardrails=EMAIL_POLICY)
     async with governed_gateway(**sections) as gw, client(gw.url) as admin:
         seeded = await _seed(admin)
         await gw.gateway.governance.drain()
@@ -186,6 +204,8 @@ async def _walk_through(
     await _shot(page, "budgets")
     await page.goto(gw.url + "/ui#quality")
     await page.wait_for_selector('[data-metric="satisfaction"]')
+    # Guardrail verdicts as recorded: ka's three requests had one address each, kb's two.
+    assert await _verdict_count(page, "pii/pseudonymise") == "5"
     await _shot(page, "quality")
     await page.goto(gw.url + "/ui#deployments")
     await page.wait_for_selector("#deployments-table")
@@ -233,6 +253,9 @@ async def _walk_through(
     assert await rows.count() == 1
     assert await rows.first.get_attribute("data-row") == alpha_id
     await _shot(page, "viewer-team")
+    await page.goto(gw.url + "/ui#quality")
+    await page.wait_for_selector("#verdicts-table")
+    assert await _verdict_count(page, "pii/pseudonymise") == "3"  # the alpha team's only
     status, _, _ = await admin.as_key(seeded["viewer"]["key"]).call("GET", "/admin/v1/keys")
     assert status == 403
 

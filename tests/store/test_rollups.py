@@ -170,3 +170,93 @@ def test_percentile_interpolates_within_a_bucket() -> None:
     assert percentile(hist, 0.5) == 75.0
     assert percentile([0] * len(hist), 0.5) is None
     assert time.time() > NOW - 10**9  # NOW is a real instant
+
+
+def _verdicts(rows: list[dict[str, Any]], seed: int = 11) -> dict[tuple[str, float], list[Any]]:
+    """Guardrail verdicts (the facts' dicts) for about half of ``rows``."""
+    rnd = random.Random(seed)
+    out: dict[tuple[str, float], list[Any]] = {}
+    for r in rows:
+        if rnd.random() < 0.5:
+            continue
+        out[r["request_id"], r["at"]] = [
+            {
+                "direction": "request",
+                "detector": rnd.choice(["pii", "secrets", "injection"]),
+                "kind": "email",
+                "action": rnd.choice(["pseudonymise", "block", "record"]),
+                "count": rnd.randint(1, 4),
+                "policy": "p",
+            }
+            for _ in range(rnd.randint(1, 3))
+        ]
+    return out
+
+
+def _expected_verdicts(
+    rows: list[dict[str, Any]],
+    verdicts: dict[tuple[str, float], list[Any]],
+    start: float,
+    end: float,
+    **where: Any,
+) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for r in rows:
+        if not (start <= r["at"] < end) or any(r[k] != v for k, v in where.items()):
+            continue
+        for v in verdicts.get((r["request_id"], r["at"]), ()):
+            out[v["detector"], v["action"]] = out.get((v["detector"], v["action"]), 0) + v["count"]
+    return out
+
+
+async def test_verdicts_equal_the_recorded_ones_over_ranges_and_scopes(store: Any) -> None:
+    ledger, dashboard = store
+    rows = _rows(3000, seed=5)
+    verdicts = _verdicts(rows)
+    db = dashboard.db
+    for start in range(0, len(rows), 700):  # several batches, as the writer sends them
+        batch = [ledger_row(**r) for r in rows[start : start + 700]]
+        await db.write_batch(await ledger.statements(batch, False, verdicts))
+    # A batch handed in again (a lost commit reply): its verdicts are not counted twice.
+    again = [ledger_row(**r) for r in rows[:50]]
+    await db.write_batch(await ledger.statements(again, True, verdicts))
+    end = int(NOW // 60) * 60 + 60
+    for span in (3600, 6 * 3600, 86400, 2 * 86400 + 3600 * 5, 4 * 86400):
+        start = end - span
+        for scope, where in (
+            (Scope(), {}),
+            (Scope(team_id="team_a"), {"team_id": "team_a"}),
+            (Scope(org_id="org_1"), {"org_id": "org_1"}),
+        ):
+            got = await dashboard.verdicts(scope, start, end)
+            expected = _expected_verdicts(rows, verdicts, start, end, **where)
+            assert {(v["detector"], v["action"]): v["count"] for v in got} == expected
+            assert [v["count"] for v in got] == sorted(expected.values(), reverse=True)
+    # Only whole buckets inside the range count: a range before every row is empty.
+    assert await dashboard.verdicts(Scope(), end - 10 * 86400, end - 5 * 86400) == []
+    # Pruned like the spend rollups: minute and hour rows past their retention go.
+    async with db.engine.begin() as conn:
+        await rollups.prune(conn, NOW + rollups.MINUTE_RETENTION)
+        left = (
+            await conn.execute(
+                sa.select(rollups.hub_verdicts.c.grain, sa.func.min(rollups.hub_verdicts.c.bucket))
+                .group_by(rollups.hub_verdicts.c.grain)
+                .order_by(rollups.hub_verdicts.c.grain)
+            )
+        ).all()
+    assert [grain for grain, _ in left] == [rollups.HOUR, rollups.DAY]
+    assert left[0][1] >= NOW - 3 * 86400 - 3600
+
+
+def test_verdict_increments_skip_what_is_not_a_verdict() -> None:
+    row = ledger_row(request_id="r1", at=NOW, org_id=None, team_id="t", model="m")
+    increments = rollups.verdict_increments(
+        [row], {("r1", NOW): [{"detector": "pii", "action": "block"}, "not a verdict"]}
+    )
+    minute = int(NOW // 60) * 60
+    assert increments == {
+        (60, minute, "pii", "block", "", "t"): 1,
+        (3600, int(NOW // 3600) * 3600, "pii", "block", "", "t"): 1,
+        (86400, int(NOW // 86400) * 86400, "pii", "block", "", "t"): 1,
+    }
+    assert rollups.verdict_upsert("sqlite", [row], {}) is None

@@ -3,7 +3,8 @@
 :class:`RecordWriter` takes a batch of ``Finished`` facts (accounting/finished.py)
 and the trail's events (``finished.batch_of``), builds each request's ledger row and
 audit record (its usage read once), links the records into the chain, and inserts rows, tags,
-rollups and records in one transaction. The same writer runs in the recorder
+rollups (spend, and the requests' guardrail verdicts) and records in one
+transaction. The same writer runs in the recorder
 process (accounting/recorder_process.py) or in the gateway
 (``accounting.recorder: inline``): one builder and one writer, two places.
 
@@ -23,8 +24,9 @@ from bastion.observability.audit_chain import Hasher
 from bastion.store.audit_store import AuditStore
 from bastion.store.database import Database, Statement
 from bastion.store.ledger_store import LEDGER_COLUMNS, LedgerRow, LedgerStore
+from bastion.store.rollups import Verdicts
 
-_COST = LEDGER_COLUMNS.index("cost_nusd")
+_REQUEST_ID, _AT, _COST = (LEDGER_COLUMNS.index(c) for c in ("request_id", "at", "cost_nusd"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,7 @@ class RecordWriter:
         rows: list[LedgerRow] = []
         records: list[Prepared] = []
         unpriced: dict[str, int] = {}
+        verdicts: Verdicts = {}  # by the row's (request id, at): the hub's verdict rollups
         items = f.items_of(batch)
         for item in items:
             if isinstance(item, dict):  # an event of the trail's (the retention job)
@@ -81,6 +84,9 @@ class RecordWriter:
             if ledger is not None and item[f.WHO] is not None:
                 row = self._rows.safe_row(item, usage)
                 rows.append(row)
+                found = item[f.VERDICTS]
+                if found:
+                    verdicts[row[_REQUEST_ID], row[_AT]] = found
                 served = item[f.SERVED]
                 if row[_COST] is None and served is not None:
                     unpriced[served[0]] = unpriced.get(served[0], 0) + 1
@@ -88,7 +94,7 @@ class RecordWriter:
                 records.append(audit.safe_record(item, usage))
         statements: list[Statement] = []
         if rows and ledger is not None:
-            statements += await ledger.statements(rows, again)
+            statements += await ledger.statements(rows, again, verdicts)
         committed = None
         if records and self._chain is not None:
             linked, committed = await self._chain.link(records, day, again)

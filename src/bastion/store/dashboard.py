@@ -2,9 +2,9 @@
 
 Every query takes a :class:`Scope` (None fields: no restriction), so a viewer
 confined to a team or an organisation reads only its rows. Sums over a range
-come from whole rollup buckets (days, then hours, then minutes: see
-``rollups.cover``); a page never scans the ledger itself, only reads it through
-an index with a limit (drill-down, one request).
+(spend, and guardrail verdicts) come from whole rollup buckets (days, then hours,
+then minutes: see ``rollups.cover``); a page never scans the ledger itself, only
+reads it through an index with a limit (drill-down, one request).
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from bastion.store.rollups import (
     MEASURES,
     cover,
     hub_rollup,
+    hub_verdicts,
 )
 from bastion.store.schema import audit_log, feedback, spend_ledger
 
 R = hub_rollup.c
+V = hub_verdicts.c
 L = spend_ledger.c
 # The ledger column each breakdown dimension filters on, for drill-down.
 LEDGER_COLUMNS = {
@@ -46,11 +48,12 @@ class Scope:
     org_id: str | None = None
     team_id: str | None = None
 
-    def rollup(self, query: Any) -> Any:
+    def rollup(self, query: Any, table: Any = R) -> Any:
+        """Restrict a query of a rollup table (``table``: its columns) to the scope."""
         if self.org_id is not None:
-            query = query.where(R.org_id == self.org_id)
+            query = query.where(table.org_id == self.org_id)
         if self.team_id is not None:
-            query = query.where(R.team_id == self.team_id)
+            query = query.where(table.team_id == self.team_id)
         return query
 
     def ledger(self, query: Any) -> Any:
@@ -98,10 +101,10 @@ def percentile(hist: Sequence[int], q: float) -> float | None:
     return float(LATENCY_BOUNDS_MS[-1])
 
 
-def _covered(query: Any, start: int, end: int) -> Any:
+def _covered(query: Any, start: int, end: int, table: Any = R) -> Any:
     """Restrict a rollup query to the whole buckets covering [start, end)."""
     parts = [
-        sa.and_(R.grain == grain, R.bucket >= lo, R.bucket < hi)
+        sa.and_(table.grain == grain, table.bucket >= lo, table.bucket < hi)
         for grain, lo, hi in cover(start, end)
     ]
     return query.where(sa.or_(*parts)) if parts else query.where(sa.false())
@@ -157,6 +160,20 @@ class Dashboard:
         async with self.db.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [{"value": r["value"], **_totals(r)} for r in rows]
+
+    async def verdicts(self, scope: Scope, start: int, end: int) -> list[dict[str, Any]]:
+        """Guardrail verdicts recorded in the range, by detector and action, most first."""
+        count = sa.func.sum(V.verdicts)
+        query = scope.rollup(
+            _covered(sa.select(V.detector, V.action, count), start, end, V)
+            .group_by(V.detector, V.action)
+            .order_by(count.desc(), V.detector, V.action)
+            .limit(200),
+            V,
+        )
+        async with self.db.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [{"detector": d, "action": a, "count": int(n)} for d, a, n in rows]
 
     async def requests(
         self,

@@ -84,13 +84,19 @@ class LedgerStore:
         """Insert ledger rows (and their tags); ``again``: some may be in already."""
         await self.db.write_batch(await self.statements(rows, again))
 
-    async def statements(self, rows: Sequence[LedgerRow], again: bool = False) -> list[Statement]:
+    async def statements(
+        self,
+        rows: Sequence[LedgerRow],
+        again: bool = False,
+        verdicts: rollups.Verdicts | None = None,
+    ) -> list[Statement]:
         """What inserts ``rows``, their tags and their rollups (to run in one transaction).
 
         ``again``: the rows already in the ledger (a lost commit reply) are left out
         first, so that the rollups count each request once. Only this writer writes
         these request ids, one batch at a time, so reading before the transaction is
-        as good as reading in it.
+        as good as reading in it. ``verdicts``: the requests' guardrail verdicts, by
+        their rows' (request id, at), for the hub's verdict rollups.
         """
         if rows and again:
             rows = await self._new(rows)
@@ -107,6 +113,9 @@ class LedgerStore:
             out.append((self._tags_sql, tags))
         # The hub's rollups, in the same transaction: they always equal the ledger.
         out.append(rollups.upsert(self.db.dialect, rows))
+        counted = rollups.verdict_upsert(self.db.dialect, rows, verdicts) if verdicts else None
+        if counted is not None:
+            out.append(counted)
         return out
 
     async def _new(self, rows: Sequence[LedgerRow]) -> list[LedgerRow]:

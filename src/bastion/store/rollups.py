@@ -1,4 +1,4 @@
-"""Pre-aggregated spend: the ledger summed per minute, hour and day, for the monitoring hub.
+"""Pre-aggregated spend and guardrail verdicts: summed per minute, hour and day, for the hub.
 
 Each ledger row adds to one rollup row per grain (minute, hour, day) and per
 dimension: the whole gateway (``all``) and its org, team, user, app, key, model and
@@ -10,6 +10,12 @@ Rollups are added in the ledger writer's own transaction, from the rows that
 transaction actually inserted, so they always equal the ledger's sums. Minute rows
 are kept ``MINUTE_RETENTION`` seconds and hour rows ``HOUR_RETENTION`` (pruned by the
 hub); day rows stay.
+
+The guardrail verdicts of those same requests (their facts' detector, action and
+count) are summed the same way into ``hub_verdicts``, per grain and per (detector,
+action), with the request's org and team: the Quality page reads a range from them,
+so what it shows survives a restart. They are not in the ledger, so they cannot be
+rebuilt from it.
 """
 
 from __future__ import annotations
@@ -90,6 +96,24 @@ hub_rollup = sa.Table(
 
 Key = tuple[int, str, int, str, str, str]
 
+# Guardrail verdicts of the ledger's requests: per grain and bucket, detector, action,
+# org and team (the request's, so that a team's viewer reads only its own).
+hub_verdicts = sa.Table(
+    "hub_verdicts",
+    metadata,
+    sa.Column("grain", sa.Integer, primary_key=True),
+    sa.Column("bucket", sa.BigInteger, primary_key=True),
+    sa.Column("detector", sa.String(64), primary_key=True),
+    sa.Column("action", sa.String(32), primary_key=True),
+    sa.Column("org_id", sa.String(40), primary_key=True),
+    sa.Column("team_id", sa.String(40), primary_key=True),
+    sa.Column("verdicts", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+VerdictKey = tuple[int, int, str, str, str, str]  # grain, bucket, detector, action, org, team
+# A request's verdicts by its ledger row's (request id, at): what ``verdict_upsert`` reads.
+Verdicts = dict[tuple[str, float], Sequence[Any]]
+
 # Positions of what the rollups read in a ledger row (a tuple in LEDGER_COLUMNS order).
 _AT, _STATUS, _PROMPT, _COMPLETION, _CACHED, _COST, _HIT, _LATENCY = (
     LEDGER_COLUMNS.index(name)
@@ -117,6 +141,7 @@ _ORG, _TEAM, _USER, _APP, _KEY, _MODEL, _PROVIDER, _DEPLOYMENT = (
         "deployment",
     )
 )
+_REQUEST_ID = LEDGER_COLUMNS.index("request_id")
 _WIDTH = len(MEASURES)
 _FIRST_HIST = MEASURES.index(HIST[0])
 
@@ -238,6 +263,67 @@ async def add(conn: AsyncConnection, rows: Sequence[Sequence[Any]]) -> None:
     await conn.exec_driver_sql(sql, params)
 
 
+def verdict_increments(rows: Iterable[Sequence[Any]], verdicts: Verdicts) -> dict[VerdictKey, int]:
+    """The verdict rollup increments of ledger ``rows``: key -> verdicts counted.
+
+    ``verdicts``: each request's verdicts (the facts' dicts: detector, action, count),
+    by its row's (request id, at); rows without any add nothing.
+    """
+    minutes: dict[tuple[int, str, str, str, str], int] = {}
+    for row in rows:
+        found = verdicts.get((row[_REQUEST_ID], row[_AT]))
+        if not found:
+            continue
+        minute = int(row[_AT] // MINUTE)
+        org, team = str(row[_ORG] or ""), str(row[_TEAM] or "")
+        for v in found:
+            if not isinstance(v, dict):  # not a verdict (a bug upstream): nothing to count
+                continue
+            detector = str(v.get("detector") or v.get("kind") or "unknown")[:64]
+            action = str(v.get("action") or "record")[:32]
+            ident = (minute, detector, action, org, team)
+            minutes[ident] = minutes.get(ident, 0) + int(v.get("count") or 1)
+    out: dict[VerdictKey, int] = {}
+    for (minute, detector, action, org, team), count in minutes.items():
+        for grain in GRAINS:
+            k = (grain, minute * MINUTE // grain * grain, detector, action, org, team)
+            out[k] = out.get(k, 0) + count
+    return out
+
+
+_VERDICT_KEY = tuple(c.name for c in hub_verdicts.primary_key.columns)
+
+
+def verdict_upsert_sql(dialect: str) -> str:
+    """The statement that adds verdict counts to their rollup rows (creating them)."""
+    names = (*_VERDICT_KEY, "verdicts")
+    marks = (
+        ", ".join(f"${i}" for i in range(1, len(names) + 1))
+        if dialect == "postgresql"
+        else ", ".join("?" * len(names))
+    )
+    return (
+        f"INSERT INTO hub_verdicts ({', '.join(names)}) VALUES ({marks}) "
+        f"ON CONFLICT ({', '.join(_VERDICT_KEY)}) "
+        "DO UPDATE SET verdicts = hub_verdicts.verdicts + excluded.verdicts"
+    )
+
+
+_VERDICT_UPSERT = {dialect: verdict_upsert_sql(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+def verdict_upsert(
+    dialect: str, rows: Sequence[Sequence[Any]], verdicts: Verdicts
+) -> tuple[str, list[tuple[Any, ...]]] | None:
+    """The statement adding the verdicts of ledger ``rows`` to their rollups (run it in the
+    rows' transaction); None when they have none."""
+    increments = verdict_increments(rows, verdicts) if verdicts else None
+    if not increments:
+        return None
+    # One order for every writer, so that concurrent upserts cannot deadlock.
+    return _VERDICT_UPSERT[dialect], [(*k, n) for k, n in sorted(increments.items())]
+
+
 def rebuild(conn: sa.Connection, ledger: sa.Table, now: float | None = None) -> None:
     """Recompute every rollup from the ledger, in SQL (migrations, the benchmark).
 
@@ -329,13 +415,13 @@ def rebuild(conn: sa.Connection, ledger: sa.Table, now: float | None = None) -> 
 
 
 async def prune(conn: AsyncConnection, now: float) -> None:
-    """Drop minute rows past ``MINUTE_RETENTION`` and hour rows past ``HOUR_RETENTION``."""
-    for grain, keep in ((MINUTE, MINUTE_RETENTION), (HOUR, HOUR_RETENTION)):
-        await conn.execute(
-            sa.delete(hub_rollup).where(
-                hub_rollup.c.grain == grain, hub_rollup.c.bucket < int(now - keep)
+    """Drop minute rows past ``MINUTE_RETENTION`` and hour rows past ``HOUR_RETENTION``
+    (spend and verdicts alike)."""
+    for table in (hub_rollup, hub_verdicts):
+        for grain, keep in ((MINUTE, MINUTE_RETENTION), (HOUR, HOUR_RETENTION)):
+            await conn.execute(
+                sa.delete(table).where(table.c.grain == grain, table.c.bucket < int(now - keep))
             )
-        )
 
 
 def cover(

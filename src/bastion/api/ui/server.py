@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -50,8 +49,6 @@ _KEEPALIVE = 15.0
 _PRUNE_EVERY = 3600.0
 log = logging.getLogger("bastion.hub")
 Page = Callable[[Request, Viewer], Awaitable[Any]]
-# Verdict counts by (detector, action, org id, team id); None when the metrics are off.
-VerdictCounts = Callable[[], Awaitable[dict[tuple[str, str, str, str], int] | None]]
 
 
 def window(name: str, now: float) -> tuple[int, int, int]:
@@ -74,15 +71,11 @@ class Hub:
         authenticator: Authenticator,
         live: LiveFeed | None,
         deployments: Callable[[], list[dict[str, Any]]] | None = None,
-        verdicts: VerdictCounts | None = None,
     ) -> None:
         self.governance = governance
         self.authenticator = authenticator
         self.live = live
         self.deployments = deployments
-        # Guardrail verdicts counted since the start, every worker's (the metrics' counters).
-        self.verdicts = verdicts
-        self.started = time.time()
         self.dashboard = Dashboard(governance.database)
         self._assets = {name: _asset(name) for name in _ASSETS}
         self._pruner: asyncio.Task[None] | None = None
@@ -235,28 +228,13 @@ class Hub:
         start, end, _ = window(request.query_params.get("range", "24h"), time.time())
         out = await self.dashboard.quality(viewer.scope, start, end)
         totals = await self.dashboard.totals(viewer.scope, start, end)
+        out["start"], out["end"] = start, end
         out["cache_hits"] = totals["cache_hits"]
         out["cache_hit_rate"] = (
             totals["cache_hits"] / totals["requests"] if totals["requests"] else None
         )
-        verdicts: Counter[tuple[str, str]] = Counter()
-        counted = await self.verdicts() if self.verdicts is not None else None
-        if counted is not None:  # since the start, summed over the workers
-            for (detector, action, org, team), n in counted.items():
-                if viewer.sees_row(org or None, team or None):
-                    verdicts[detector, action] += n
-            out["verdicts_since"] = self.started
-        else:  # the metrics are off: the recent requests kept in memory
-            seen = 0
-            for f in self.live.recent if self.live is not None else ():
-                if viewer.sees(f):
-                    seen += 1
-                    for v in f.verdicts or ():
-                        verdicts[v["detector"], v["action"]] += int(v.get("count") or 1)
-            out["verdicts_over_requests"] = seen
-        out["verdicts"] = [
-            {"detector": d, "action": a, "count": n} for (d, a), n in verdicts.most_common()
-        ]
+        # As recorded with the ledger (its verdict rollups): the range's, across restarts.
+        out["verdicts"] = await self.dashboard.verdicts(viewer.scope, start, end)
         return out
 
     async def deployment_health(self, request: Request, viewer: Viewer) -> dict[str, Any]:

@@ -216,7 +216,7 @@ const pages = {
       barChart(scores, "Scores", "count", fmt.int),
       el("div", { class: "charts" }, el("div", { class: "panel" }, el("h3", {}, "By model"), table(sat, q.by_model)), el("div", { class: "panel" }, el("h3", {}, "By application"), table(sat, q.by_app))),
       el("h3", {}, "Latest comments"), el("div", { class: "panel" }, table([{ key: "at", label: "Time", format: fmt.time }, { key: "score", label: "Score" }, { key: "model", label: "Model" }, { key: "comment", label: "Comment" }], q.comments, (r) => { location.hash = `#request/${r.request_id}`; })),
-      el("h3", {}, q.verdicts_since ? `Guardrail verdicts (since ${fmt.time(q.verdicts_since)}, all workers)` : `Guardrail verdicts (last ${q.verdicts_over_requests} requests)`), el("div", { class: "panel" }, table([{ key: "detector", label: "Detector" }, { key: "action", label: "Action" }, { key: "count", label: "Count", num: true }], q.verdicts))];
+      el("h3", {}, "Guardrail verdicts"), el("div", { class: "panel" }, q.verdicts.length ? table([{ key: "detector", label: "Detector" }, { key: "action", label: "Action" }, { key: "count", label: "Count", num: true }], q.verdicts.map((v) => ({ ...v, value: `${v.detector}/${v.action}` })), null, "verdicts-table") : el("p", { class: "muted" }, "None in this range."))];
   },
 
   async live() {
