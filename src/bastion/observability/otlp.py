@@ -17,6 +17,7 @@ import base64
 import contextlib
 import importlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 import aiohttp
@@ -137,17 +138,21 @@ class OTLPExporter:
             return
         fragments, self._pending = self._pending, []
         count, self._count = self._count, 0
-        body = b"".join((self._head, b",".join(fragments), b"]}]}]}"))
-        content_type = "application/json"
+        # The batch is copied once (the tail goes onto its last fragment) and posted as
+        # two pieces, the head and the spans: the HTTP client joins its headers to the
+        # first piece it writes, which would copy the spans once more.
+        fragments[-1] += b"]}]}]}"
+        spans = b",".join(fragments)
+        headers = {**self.headers, "content-type": "application/json"}
+        data: bytes | AsyncIterator[bytes]
         if self.encoding == "protobuf":
-            body = await asyncio.to_thread(_protobuf, body)
-            content_type = "application/x-protobuf"
+            data = await asyncio.to_thread(_protobuf, self._head + spans)
+            headers["content-type"] = "application/x-protobuf"
+        else:
+            data = _pieces(self._head, spans)
+            headers["content-length"] = str(len(self._head) + len(spans))
         try:
-            async with self._session.post(
-                self.endpoint,
-                data=body,
-                headers={**self.headers, "content-type": content_type},
-            ) as response:
+            async with self._session.post(self.endpoint, data=data, headers=headers) as response:
                 await response.read()
                 if response.status >= 300:
                     raise RuntimeError(f"HTTP {response.status}")
@@ -162,6 +167,11 @@ class OTLPExporter:
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
             await self.flush()
+
+
+async def _pieces(*pieces: bytes) -> AsyncIterator[bytes]:
+    for piece in pieces:
+        yield piece
 
 
 def _protobuf(body: bytes) -> bytes:
