@@ -307,7 +307,10 @@ def _text_chars(content: Any) -> int:
 
 
 def estimate_prompt_tokens(endpoint: Endpoint, body: JSON) -> int:
-    """An estimate of the prompt's tokens that errs high (no tokenizer at run time)."""
+    """An estimate of the prompt's tokens that errs high (no tokenizer at run time).
+
+    Run on every governed request (the budget reservation): the usual message, a dict
+    with a string content, is read inline (``_text_chars``'s first case)."""
     if endpoint == "embeddings":
         value = body.get("input")
         items = value if isinstance(value, list) else [value]
@@ -321,13 +324,16 @@ def estimate_prompt_tokens(endpoint: Endpoint, body: JSON) -> int:
                 tokens += 1
         return tokens
     chars = 0
+    count = 0
     messages = body.get("messages")
-    count = len(messages) if isinstance(messages, list) else 0
-    for message in messages if isinstance(messages, list) else ():
-        if isinstance(message, dict):
-            chars += _text_chars(message.get("content"))
-            if message.get("tool_calls"):
-                chars += len(orjson.dumps(message["tool_calls"]))
+    if isinstance(messages, list):
+        count = len(messages)
+        for message in messages:
+            if isinstance(message, dict):
+                content = message.get("content")
+                chars += len(content) if type(content) is str else _text_chars(content)
+                if message.get("tool_calls"):
+                    chars += len(orjson.dumps(message["tool_calls"]))
     if body.get("tools"):
         chars += len(orjson.dumps(body["tools"]))
     if body.get("response_format"):
@@ -361,7 +367,18 @@ def output_bound(endpoint: Endpoint, body: JSON, price: Price, default: int) -> 
 def worst_case_nusd(endpoint: Endpoint, body: JSON, price: Price, default_output: int) -> int:
     """What the request can cost at most: the reservation made against budgets."""
     prompt = estimate_prompt_tokens(endpoint, body)
-    output = output_bound(endpoint, body, price, default_output)
+    if endpoint == "embeddings":
+        output = 0
+    else:  # output_bound, written out (every governed request makes a reservation)
+        asked = body.get("max_completion_tokens") or body.get("max_tokens")
+        output = (
+            asked
+            if isinstance(asked, int) and asked > 0
+            else price.max_output_tokens or default_output
+        )
+        n = body.get("n")
+        if n is not None and isinstance(n, int) and n > 1:
+            output *= n
     # cost_nusd(price, prompt, output) written out (no cached or written tokens, chat
     # prices): no UsageCount to build on every governed request.
     return -(-(prompt * price.input + output * price.output) // 1000)

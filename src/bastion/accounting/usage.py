@@ -94,13 +94,23 @@ class StreamUsageTap:
 
     When the client asked for the usage chunk itself (``strip`` False), pieces go
     through as they come and are read afterwards, all at once: the usage object is
-    found from the end (where it is), and the events are counted in one scan.
+    found from the end (where it is), and the events are counted in one scan, at the
+    end only if asked (``events`` is the estimate of a stream that reported no usage).
     Reading each piece as it passes costs two scans and a dozen calls a piece, about
     as much as the rest of the gateway's work on a stream. (Read every
     ``_UNREAD_LIMIT`` bytes, so a long stream is not held whole.)
     """
 
-    __slots__ = ("_closed", "_events", "_held", "_unread", "_unread_size", "_usage", "strip")
+    __slots__ = (
+        "_closed",
+        "_events",
+        "_held",
+        "_uncounted",
+        "_unread",
+        "_unread_size",
+        "_usage",
+        "strip",
+    )
 
     def __init__(self, strip: bool) -> None:
         self.strip = strip
@@ -111,6 +121,7 @@ class StreamUsageTap:
         self._events = 0
         self._unread: list[bytes] = []  # passed on, not read yet (``strip`` False)
         self._unread_size = 0
+        self._uncounted = b""  # the last read's events, counted only when asked
         self._closed = False
 
     @property
@@ -125,6 +136,9 @@ class StreamUsageTap:
         """The SSE data events of the stream so far (a partial last one included)."""
         if self._unread:
             self._read()
+        if self._uncounted:
+            self._events += self._uncounted.count(b"data:")
+            self._uncounted = b""
         return self._events + self._held.count(b"data:")
 
     def feed(self, piece: bytes) -> bytes:
@@ -197,15 +211,20 @@ class StreamUsageTap:
         self._unread.clear()
         self._unread_size = 0
         buf = self._held + new if self._held else new
-        if b"\r" in buf:
-            buf = buf.replace(b"\r\n", b"\n")
-        if self._closed:  # an unterminated last event counts
-            ready, self._held = buf + b"\n\n", b""
+        if self._closed:
+            # The stream's end (usually its only read): the events are counted if asked
+            # (when no usage came; CRLF or not, the same "data:" count), and the usage
+            # is read off the bytes as they are (``_final_usage``).
+            self._held = b""
+            self._uncounted = buf
+            usage = _final_usage(buf)
         else:
+            if b"\r" in buf:
+                buf = buf.replace(b"\r\n", b"\n")
             cut = buf.rfind(b"\n\n") + 2  # 1: no whole event yet
             ready, self._held = (buf[:cut], buf[cut:]) if cut > 1 else (b"", buf)
-        self._events += ready.count(b"data:")
-        usage = _last_usage(ready)
+            self._events += ready.count(b"data:")
+            usage = _last_usage(ready)
         if usage is not None:
             self._usage = usage
 
@@ -229,6 +248,56 @@ def _last_usage(ready: bytes) -> JSON | None:
             return usage
         at = ready.rfind(b'"usage"', 0, start)
     return None
+
+
+def _final_usage(buf: bytes) -> JSON | None:
+    """``_last_usage`` of a stream's last bytes (``buf``, its unterminated last event
+    included), read without normalizing line ends or parsing the whole usage chunk.
+
+    The usual last usage chunk is a one-line ``data:`` event between blank lines whose
+    ``"usage"`` member comes last: only the text from that ``"usage"`` on is parsed,
+    as the members of an object (as :func:`extract_usage` does with a body), which
+    parses exactly when it is a member of the chunk's top-level object (a nested one
+    leaves closing brackets over; the event is then parsed whole, as is an unterminated
+    last event). Any other shape (carriage returns in or around the event, several
+    lines) is read by ``_last_usage`` as before.
+    """
+    at = buf.rfind(b'"usage"')
+    while at >= 0:
+        after = at + 7
+        if buf.startswith(b":null", after) or buf.startswith(b": null", after):
+            at = buf.rfind(b'"usage"', 0, at)
+            continue
+        line = buf.rfind(b"\n", 0, at) + 1
+        end = buf.find(b"\n", at)
+        if end < 0:
+            end = len(buf)
+        ended = end + 1 < len(buf)  # else the stream's unterminated last event
+        if not (
+            (line == 0 or (line > 1 and buf[line - 2] == 10))  # the event's first line
+            and (not ended or buf[end + 1] == 10)  # ... and its only one
+            and buf.startswith(b"data:", line)
+            and buf[at - 1] != 92  # a backslash: the quote is inside a string
+            and buf.find(b"\r", line, end) < 0
+        ):
+            break
+        try:
+            # Not an event cut short (the stream's unterminated last one): what is left
+            # of it may parse as members although its "usage" was nested.
+            usage = orjson.loads(b"{" + buf[at:end]).get("usage") if ended else None
+        except orjson.JSONDecodeError:
+            usage = None
+        if usage is None:  # a nested "usage" last, or a cut event: the whole event
+            chunk = _event_json(buf[line:end])
+            usage = chunk.get("usage") if chunk is not None else None
+        if isinstance(usage, dict):
+            return usage
+        at = buf.rfind(b'"usage"', 0, line)
+    else:
+        return None
+    if b"\r" in buf:
+        buf = buf.replace(b"\r\n", b"\n")
+    return _last_usage(buf + b"\n\n")
 
 
 def _usage_at(data: bytes, start: int) -> int:

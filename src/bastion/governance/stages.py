@@ -38,7 +38,7 @@ from bastion.accounting.pricing import (
     worst_case_nusd,
 )
 from bastion.errors import GatewayError
-from bastion.governance.cache import GovernanceCache, KeyEntry
+from bastion.governance.cache import GovernanceCache
 from bastion.governance.policy import (
     EffectivePolicy,
     Period,
@@ -68,14 +68,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("bastion.governance")
 
 
-def _entry(cache: GovernanceCache, principal: Principal) -> KeyEntry:
-    """A virtual key's entry (the stages check ``principal.kind`` themselves, inline)."""
-    entry = cache.entry(principal.id)
-    if entry is None:  # removed since authentication
-        raise GatewayError(
-            401, "Invalid API key.", code="invalid_api_key", error_type="authentication_error"
-        )
-    return entry
+def _gone() -> GatewayError:
+    """A virtual key removed since authentication."""
+    return GatewayError(
+        401, "Invalid API key.", code="invalid_api_key", error_type="authentication_error"
+    )
 
 
 class Authorize:
@@ -95,7 +92,10 @@ class Authorize:
         principal = ctx.principal
         if principal is None or principal.kind != "virtual":
             return
-        policy = _entry(self._cache, principal).policy
+        entry = self._cache.entry(principal.id)  # _entry, inline (every governed request)
+        if entry is None:
+            raise _gone()
+        policy = entry.policy
         if policy.regions:  # data residency: the router keeps to these regions
             ctx.regions = policy.regions
         if policy.endpoints is not None and ctx.endpoint not in policy.endpoints:
@@ -133,7 +133,9 @@ class Ticket:
     rules: Rules
     price: Price
     reserve: int  # nano-dollars reserved against each budget
-    id: str = ""  # the counters' ticket ("" when nothing was admitted)
+    # The counters' ticket ("" when nothing was admitted): a string unique across replicas
+    # for Redis, a number unique in this process for in-memory counters.
+    id: str | int = ""
 
 
 @dataclass(slots=True)
@@ -166,9 +168,9 @@ class Limits:
         self._compiled: dict[int, _Compiled] = {}  # id(policy) -> (it holds the policy)
         self._priced: dict[int, tuple[Deployment, Price]] = {}  # id(deployment) -> price
         # In-memory counters admit at once (no I/O): no coroutine, no plan to build.
-        self._admit_rules: Callable[[Rules, int, str, float], list[Window] | Admission] | None = (
-            getattr(counters, "admit_rules", None)
-        )
+        self._admit_rules: (
+            Callable[[Rules, int, str | int, float], list[Window] | Admission] | None
+        ) = getattr(counters, "admit_rules", None)
         self._ticket_prefix = secrets.token_hex(8) + "-"
         self._tickets = itertools.count(1)
 
@@ -213,7 +215,10 @@ class Limits:
         principal = ctx.principal
         if principal is None or principal.kind != "virtual":
             return
-        policy = _entry(self._cache, principal).policy
+        entry = self._cache.entry(principal.id)  # _entry, inline
+        if entry is None:
+            raise _gone()
+        policy = entry.policy
         deployment = ctx.deployment
         if deployment is None:
             return
@@ -236,22 +241,26 @@ class Limits:
             if rules.budgets
             else 0
         )
-        # Unique across replicas (a random prefix per process) and cheaper than a uuid4.
-        ticket = f"{self._ticket_prefix}{next(self._tickets):x}"
         if self._admit_rules is not None:
+            # In memory a number names the ticket: unique in this process, and no string
+            # to build and hash (a refusal's retry below goes through a Plan: a string).
+            number = next(self._tickets)
             try:
-                admitted = self._admit_rules(rules, reserve, ticket, now)
+                admitted = self._admit_rules(rules, reserve, number, now)
             except Exception as exc:
-                raise self._failed(rules.plan(reserve, ticket, now), exc) from None
+                raise self._failed_rules(rules, reserve, number, exc) from None
             if type(admitted) is list:  # admitted, in memory: the windows themselves
-                ctx.ticket = Ticket(rules, price, reserve, ticket)
+                ctx.ticket = Ticket(rules, price, reserve, number)
                 self._settler.hold()
                 if compiled.headers:
                     _window_headers(ctx.headers, compiled.headers, admitted, now)
                 ctx.want_usage = True
                 return
             admission = cast(Admission, admitted)
+            ticket = f"{self._ticket_prefix}{next(self._tickets):x}"
         else:
+            # Unique across replicas (a random prefix per process) and cheaper than a uuid4.
+            ticket = f"{self._ticket_prefix}{next(self._tickets):x}"
             admission = await self._admit(rules.plan(reserve, ticket, now), now)
         if not admission.ok:
             plan = rules.plan(reserve, ticket, now)
@@ -299,8 +308,19 @@ class Limits:
             )
         )
 
+    def _failed_rules(
+        self, rules: Rules, reserve: int, ticket: str | int, exc: Exception
+    ) -> GatewayError:
+        """``_failed`` of an in-memory ``admit_rules`` that raised: its release, settled
+        by the rules (what ``_release`` sends: the gates, the reservation, no cost)."""
+        self._settler.release_rules(rules, reserve, ticket)
+        return self._unavailable(exc)
+
     def _failed(self, plan: Plan, exc: Exception) -> GatewayError:
         self._release(plan)
+        return self._unavailable(exc)
+
+    def _unavailable(self, exc: Exception) -> GatewayError:
         log.error("limit counters unavailable (%s)", type(exc).__name__)
         return GatewayError(
             503,
@@ -459,8 +479,8 @@ class Settler:
         self._inline: Callable[[Settlement, float], None] | None = getattr(
             counters, "settle_now", None
         )
-        self._inline_rules: Callable[[Rules, int, int, int, str, float], None] | None = getattr(
-            counters, "settle_rules", None
+        self._inline_rules: Callable[[Rules, int, int, int, str | int, float], None] | None = (
+            getattr(counters, "settle_rules", None)
         )
         self._transient: tuple[type[BaseException], ...] = getattr(counters, "transient_errors", ())
         self._queue: asyncio.Queue[Settlement] = asyncio.Queue()
@@ -484,7 +504,9 @@ class Settler:
         self._unhold()
         self._enqueue(settlement)
 
-    def settle(self, rules: Rules, tokens: int, reserved: int, actual: int, ticket: str) -> None:
+    def settle(
+        self, rules: Rules, tokens: int, reserved: int, actual: int, ticket: str | int
+    ) -> None:
         """``submit(rules.settlement(...))``, without building it when the counters are
         in memory (and without sending anything when the rules count nothing)."""
         if self._held > 0:
@@ -497,13 +519,19 @@ class Settler:
         if self._inline_rules is not None:
             self._inline_rules(rules, tokens, reserved, actual, ticket, now)
         else:
-            self._enqueue(rules.settlement(tokens, reserved, actual, ticket, now))
+            self._enqueue(rules.settlement(tokens, reserved, actual, str(ticket), now))
 
     def _unhold(self) -> None:
         if self._held > 0:
             self._held -= 1
             if not self._held:
                 self._idle.set()
+
+    def release_rules(self, rules: Rules, reserved: int, ticket: str | int) -> None:
+        """``release`` of an in-memory admission by its rules (no ``hold``): the gates
+        and the reservation back, no cost, applied only while the ticket is recorded."""
+        if self._inline_rules is not None:
+            self._inline_rules(rules, 0, reserved, 0, ticket, time.time())
 
     def release(self, settlement: Settlement) -> None:
         """Release what an admission that failed midway may have applied (no ``hold``)."""

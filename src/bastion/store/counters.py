@@ -30,6 +30,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from math import floor
 from typing import Literal, Protocol
 
 WINDOW_SECONDS = 60
@@ -225,7 +226,9 @@ class MemoryCounters:
         self._windows: dict[str, Window] = {}
         self._gates: dict[str, int] = {}
         self._budgets: dict[str, list[int]] = {}  # key -> [spent, reserved, expires_at or 0]
-        self._tickets: set[str] = set()  # admitted, not settled yet
+        # Admitted, not settled yet: a Plan's string, or admit_rules's number (the Limits
+        # stage's own count: a number is unique in the process, and cheaper than a string).
+        self._tickets: set[str | int] = set()
         self._admissions = 0
 
     async def admit(self, plan: Plan, now: float) -> Admission:
@@ -282,7 +285,7 @@ class MemoryCounters:
         return Admission(True, None, -1, 0.0, used, reset, left)
 
     def admit_rules(
-        self, rules: Rules, reserve: int, ticket: str, now: float
+        self, rules: Rules, reserve: int, ticket: str | int, now: float
     ) -> list[Window] | Admission:
         """``admit_now`` of ``rules.plan(reserve, ticket, now)``, without building the plan:
         the Limits stage's path (per request, so written out rather than factored).
@@ -292,7 +295,7 @@ class MemoryCounters:
         ``window_reset`` as long as nothing else is admitted meanwhile (the caller reads
         them before it awaits). No lists nor Admission to build on every request; a
         refusal is an ``Admission``."""
-        now_s = int(now)
+        now_s = floor(now)  # int(now) (times are positive), at half the cost
         found = self._windows
         windows: list[Window] = []
         for check in rules.windows:
@@ -355,7 +358,7 @@ class MemoryCounters:
         return windows
 
     def settle_rules(
-        self, rules: Rules, tokens: int, reserved: int, actual: int, ticket: str, now: float
+        self, rules: Rules, tokens: int, reserved: int, actual: int, ticket: str | int, now: float
     ) -> None:
         """``settle_now`` of ``rules.settlement(tokens, reserved, actual, ticket, now)``."""
         if ticket:
@@ -364,7 +367,7 @@ class MemoryCounters:
                 return  # settled already, or never admitted
             tickets.remove(ticket)
         if tokens > 0:
-            now_s = int(now)
+            now_s = floor(now)
             found = self._windows
             for key in rules.token_windows:  # Window.prune and .add, written out
                 window = found.get(key)
