@@ -18,8 +18,13 @@ _NOT_DIGIT: Final = re.compile(r"[^0-9]+")
 
 def digits_of(text: str) -> str:
     """The decimal digits of ``text``, in order."""
-    if text.isdigit() and text.isascii():  # most candidates: digits only, nothing to drop
-        return text
+    if text.isascii():
+        # Most candidates: digits with spaces, hyphens or dots between them. Three
+        # str.replace (a few hundred instructions) where the substitution costs some
+        # seven thousand; when only digits are left, they are what it would keep.
+        digits = text.replace(" ", "").replace("-", "").replace(".", "")
+        if digits.isdigit():
+            return digits
     return _NOT_DIGIT.sub("", text)
 
 
@@ -67,7 +72,7 @@ def payment_card(candidate: str, number: str | None = None) -> bool:
     if not 13 <= len(number) <= 19 or card_brand(number) is None:
         return False
     # Separators, when present, must be one kind and group the digits as cards print them.
-    seps = {c for c in candidate if c not in _DIGITS}
+    seps = set(candidate) - _DIGITS
     if len(seps) > 1:
         return False
     if seps:
