@@ -319,14 +319,38 @@ def test_marked_bytes_find_what_the_regexes_find(text: str) -> None:
     assert (
         normalize._SPACED_MARKED.search(marked.translate(normalize._SPACED_CLASSES)) is None
     ) == (normalize._SPACED_HINT.search(padded) is None)
-    for module, at in ((normalize, normalize._first_token(marked) if len(text) >= 16 else -1),):
-        expected = [m.span() for m in module._TOKEN.finditer(padded)]
-        assert (
-            [m.span() for m in module._TOKEN.finditer(padded, at)] if at >= 0 else []
-        ) == expected
+    assert normalize._tokens(marked, padded) == [
+        m.group("t") for m in normalize._TOKEN.finditer(padded)
+    ]
+    assert normalize._glued(text) == normalize._SPACED.sub(
+        lambda m: m.group().translate(normalize._SEPARATORS) + " ", text
+    )
     assert secrets._tokens(text) == [
         (m.start("t") - 1, m.end("t") - 1) for m in secrets._TOKEN.finditer(padded)
     ]
+
+
+def test_plain_unicode_finds_what_the_class_regexes_find() -> None:
+    """_plain_unicode looks for invisible and look-alike characters in the text's UTF-8
+    bytes: it must find exactly the characters of _INVISIBLE and _HAS_CONFUSABLE."""
+    import unicodedata
+
+    from bastion.guardrails import normalize
+
+    odd = {b.decode("utf-8") for b in normalize._ODD_UTF8}
+    assert {
+        c
+        for c in map(chr, range(0x110000))
+        if normalize._INVISIBLE.match(c) or normalize._HAS_CONFUSABLE.match(c)
+    } == odd
+    for c in ("\u00ac", "\u00ad", "\u00ae", "\u0131", "\u03c1", "\u2113", "\U000e0041", "\ud800"):
+        text = "Café — 5 €" + c + "ü"
+        expected = (
+            unicodedata.is_normalized("NFKC", text)
+            and normalize._INVISIBLE.search(text) is None
+            and normalize._HAS_CONFUSABLE.search(text) is None
+        )
+        assert normalize._plain_unicode(text) == expected
 
 
 def test_rewritten_regexes_match_their_reference_forms() -> None:

@@ -88,7 +88,7 @@ class _Anchors:
     anchors that start with punctuation ("<|im_", "[inst", "###"), in the view itself,
     read only when the view has one of their first characters. ``loose``: for
     de-obfuscated views, whose words may be glued together: the same anchors, matched
-    anywhere, their spaces optional, looked up squashed.
+    at every position (overlapping), their spaces optional, looked up squashed.
     """
 
     table: dict[str, tuple[Rule, ...]]
@@ -120,13 +120,21 @@ class _Anchors:
             re.compile(" (?=(" + trie_pattern(sorted(word_keys)) + "))"),
             re.compile(trie_pattern(symbols)),
             tuple(sorted({a[:2] if a[0] == "!" else a[0] for a in symbols})),
-            re.compile("(?=(" + trie_pattern(sorted(by_anchor), space=r"[\W_]*") + "))"),
+            re.compile("(" + trie_pattern(sorted(by_anchor), space=r"[\W_]*") + ")"),
         )
 
     def find(self, view: str, spaced: str, glued: bool) -> list[tuple[int, str]]:
         """(position, anchor) of every anchor of ``view``, in order."""
-        if glued:
-            return [(m.start(), _squash(m.group(1))) for m in self.loose.finditer(view)]
+        if glued:  # at every position, so one search each: a lookahead would be tried at
+            # each character, where a search skips in C those no anchor starts with
+            loose: list[tuple[int, str]] = []
+            search = self.loose.search
+            at = 0
+            while (m := search(view, at)) is not None:
+                at = m.start()
+                loose.append((at, _squash(m.group(1))))
+                at += 1
+            return loose
         anchors = [(m.start(1) - 1, m.group(1)) for m in self.words.finditer(" " + spaced)]
         if any(c in view for c in self.symbol_starts):
             symbols = [(m.start(), m.group()) for m in self.symbols.finditer(view)]

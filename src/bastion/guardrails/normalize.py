@@ -9,7 +9,6 @@ letters joined) and decoded payloads (base64, hex, ROT13, reversed text).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import codecs
 import re
@@ -18,6 +17,7 @@ from collections.abc import Iterator
 from typing import Final
 
 from bastion.guardrails.base import marks
+from bastion.guardrails.terms import trie_pattern
 
 # Letters that look like Latin ones (Cyrillic, Greek, a few IPA and others), lower-cased.
 _CONFUSABLES: Final = str.maketrans(
@@ -29,13 +29,39 @@ _CONFUSABLES: Final = str.maketrans(
         "χ": "x", "γ": "y", "ω": "w", "ℓ": "l", "ı": "i",  # noqa: RUF001
     }
 )  # fmt: skip
-_HAS_CONFUSABLE: Final = re.compile("[\u0250-\u02af\u0370-\u03ff\u0400-\u052f\u2113\u0131]")
+_CONFUSABLE_CLASS: Final = "\u0250-\u02af\u0370-\u03ff\u0400-\u052f\u2113\u0131"
+_HAS_CONFUSABLE: Final = re.compile(f"[{_CONFUSABLE_CLASS}]")
 # Zero-width and invisible format characters used to split words; tag characters
 # (U+E0000..) are "ASCII smuggling".
-_INVISIBLE: Final = re.compile(
-    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u3164\ufeff\uffa0"
-    "\u200b-\u200f\u202a-\u202e\u2060-\u206f\U000e0000-\U000e007f]"
+_INVISIBLE_CLASS: Final = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u3164\ufeff\uffa0"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u206f\U000e0000-\U000e007f"
 )
+_INVISIBLE: Final = re.compile(f"[{_INVISIBLE_CLASS}]")
+
+
+def _members(char_class: str) -> list[str]:
+    """The characters of a regex class body made of characters and ``a-z`` ranges."""
+    out: list[str] = []
+    i = 0
+    while i < len(char_class):
+        if char_class[i + 1 : i + 2] == "-":
+            out += map(chr, range(ord(char_class[i]), ord(char_class[i + 2]) + 1))
+            i += 3
+        else:
+            out.append(char_class[i])
+            i += 1
+    return out
+
+
+# Both classes' characters in UTF-8 (a trie over the bytes), and their lead bytes marked
+# "L" (76): a text's UTF-8 bytes, translated, show in C where one can start (a regex over the
+# text runs its class test on every character; the lead bytes are those of few letters).
+_ODD_UTF8: Final = [c.encode("utf-8") for c in _members(_INVISIBLE_CLASS + _CONFUSABLE_CLASS)]
+_ODD: Final = re.compile(
+    trie_pattern(sorted(b.decode("latin-1") for b in _ODD_UTF8)).encode("latin-1")
+)
+_ODD_LEADS: Final = bytes(76 if any(b[0] == i for b in _ODD_UTF8) else 32 for i in range(256))
 _LEET: Final = str.maketrans("013457@$8", "oieastasb")
 # Cheap tests on the original text decide whether another view is worth building. Each
 # regex starts with a character class, so the engine skips most of a text in C.
@@ -49,28 +75,38 @@ _LEET_CHAR: Final = re.compile(
 )
 _LEET_START: Final = re.compile(r"[013457$@]")  # where a _LEET_CHAR match can start
 # _SPACED_HINT over the text's bytes with its classes marked (separator "s", ASCII letter
-# "L", anything else "x"; see _TOKEN_RUN): a regex led by a literal, skipping in C to each
-# "sL", where the hint's leading class stops the engine after every space.
+# "L", anything else "x"; see _TOKEN_CLASSES): a regex led by a literal, skipping in C to
+# each "sLs", where the hint's leading class stops the engine after every space.
 _SPACED_CLASSES: Final = marks(
     {"s": " .-_*/|", "L": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"}, other="x"
 )
-_SPACED_MARKED: Final = re.compile(rb"sLs{1,2}Ls{1,2}Ls")
+_SPACED_MARKED: Final = re.compile(rb"sLss?Ls{1,2}Ls")  # "sLs": a 3-byte literal lead
 _SPACED_HINT: Final = re.compile(
     r"[ .\-_*/|][A-Za-z][ .\-_*/|]{1,2}[A-Za-z][ .\-_*/|]{1,2}[A-Za-z][ .\-_*/|]"
 )
 # Long tokens that may be encoded payloads (the text is scanned with a space in front).
 _TOKEN: Final = re.compile(r"[^A-Za-z0-9+/_\-=](?P<t>[A-Za-z0-9+/_\-]{16,}={0,2})")
-# _TOKEN's run characters marked "a" (anything else " ") in the text's bytes (non-ASCII
-# characters encoded as one "?" each, so offsets stay): a run of 16 is then found by
-# bytes.find, three passes in C where the regex tries a match after every space.
-_TOKEN_RUN: Final = marks(
-    {"a": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/_-"}
+# _TOKEN over the text's bytes with its classes marked (run character "a", "=" itself,
+# anything else " "; non-ASCII characters encoded as one "?" each, so offsets stay): a
+# regex led by a 17-byte literal, which the engine finds in C where _TOKEN tries a match
+# after every space.
+_TOKEN_CLASSES: Final = marks(
+    {"a": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/_-", "=": "="}
 )
-_RUN: Final = b"a" * 16
+_TOKEN_MARKED: Final = re.compile(b" " + b"a" * 16 + rb"a*={0,2}")
 _SPACED: Final = re.compile(r"(?:[a-z][ .\-_*/|]{1,2}){2,}[a-z](?![a-z])")
+# Where a _SPACED match can start (each starts with three letters apart), in the view's
+# bytes marked like _SPACED_CLASSES but lower-case letters only: led by a literal.
+_LETTER_CLASSES: Final = marks({"s": " .-_*/|", "L": "abcdefghijklmnopqrstuvwxyz"}, other="x")
+_SPACED_START: Final = re.compile(rb"Ls{1,2}Ls{1,2}L")
 _SEPARATORS: Final = str.maketrans("", "", " .-_*/|")
 _HEX_DIGITS: Final = "0123456789abcdefABCDEF"
 _SPACED_HEX: Final = re.compile(r"(?:[0-9a-fA-F]{2}[ :]){9,}[0-9a-fA-F]{2}")
+# Every _SPACED_HEX match starts with this in the text's marked bytes: bytes.find tells
+# whether to run the regex, which tries a match at every hex digit of the text.
+_HEX_CLASSES: Final = marks({"h": _HEX_DIGITS, "s": " :"}, other="x")
+_HEX_RUN: Final = b"hhs" * 9 + b"hh"
+_URLSAFE: Final = bytes.maketrans(b"-_", b"+/")  # base64's URL-safe alphabet, made standard
 _PRINTABLE: Final = re.compile(rb"[\x20-\x7e\t\r\n]*")
 # Written out in variants(): rot13, rot-13, rot 13, caesar, cipher; revers, backward,
 # right to left, mirror.
@@ -88,11 +124,16 @@ def deobfuscate(text: str) -> str:
 def _plain_unicode(text: str) -> bool:
     """Non-ASCII text that :func:`deobfuscate` would only lower-case: already NFKC, with no
     invisible character and no look-alike letter (accented Latin text, most of the time)."""
-    return (
-        unicodedata.is_normalized("NFKC", text)
-        and _INVISIBLE.search(text) is None
-        and _HAS_CONFUSABLE.search(text) is None
-    )
+    if not unicodedata.is_normalized("NFKC", text):
+        return False
+    raw = text.encode("utf-8", "surrogatepass")
+    leads = raw.translate(_ODD_LEADS)
+    at = leads.find(b"L")
+    while at >= 0:
+        if _ODD.match(raw, at) is not None:
+            return False
+        at = leads.find(b"L", at + 1)
+    return True
 
 
 def variants(text: str, low: str | None) -> Iterator[tuple[str, bool, str]]:
@@ -116,14 +157,13 @@ def variants(text: str, low: str | None) -> Iterator[tuple[str, bool, str]]:
         clean = clean.translate(_LEET)
     how = "obfuscated"
     if spaced:
-        clean = _SPACED.sub(lambda m: m.group().translate(_SEPARATORS) + " ", clean)
+        clean = _glued(clean)
         how = "glued"  # words joined: their boundaries are gone
     if clean != plain:
         yield clean, False, how
-    at = _first_token(marked) if len(text) >= 16 else -1
-    if at >= 0 or "hex" in text or "0x" in text:
-        tokens = [m.group("t") for m in _TOKEN.finditer(padded, at)] if at >= 0 else []
-        for decoded in _decoded(tokens, text):
+    tokens = _tokens(marked, padded) if len(text) >= 16 else []
+    if tokens or "hex" in text or "0x" in text:
+        for decoded in _decoded(tokens, text, marked):
             yield decoded, False, "encoded"
     # The hints spelled out (no generator): this runs for every text.
     if ("rot" in plain and ("rot13" in plain or "rot-13" in plain or "rot 13" in plain)) or (
@@ -134,28 +174,49 @@ def variants(text: str, low: str | None) -> Iterator[tuple[str, bool, str]]:
         yield plain[::-1], False, "encoded"
 
 
-def _first_token(marked: bytes) -> int:
-    """Where in ``marked`` (``" " + text``, encoded) _TOKEN's matches can start (iterating
-    from there finds them all), or -1 when it has none: the lead before the first run."""
-    i = marked.translate(_TOKEN_RUN).find(_RUN)
-    return i - 1 if i > 0 else -1  # (the pad is no run character: i is never 0)
+def _glued(view: str) -> str:
+    """``view`` with each _SPACED run of letters joined (``_SPACED.sub``): the regex is tried
+    only where the marked bytes show three letters apart, which a literal-led regex finds."""
+    marked = view.encode("ascii", "replace").translate(_LETTER_CLASSES)
+    parts: list[str] = []
+    done = at = 0
+    while (start := _SPACED_START.search(marked, at)) is not None:
+        m = _SPACED.match(view, start.start())
+        if m is None:
+            at = start.start() + 1
+            continue
+        parts.append(view[done : m.start()])
+        parts.append(m.group().translate(_SEPARATORS) + " ")
+        done = at = m.end()
+    parts.append(view[done:])
+    return "".join(parts)
 
 
-def _decoded(tokens: list[str], text: str) -> Iterator[str]:
+def _tokens(marked: bytes, padded: str) -> list[str]:
+    """_TOKEN's ``t`` group over ``padded`` (``" " + text``; ``marked``: it encoded)."""
+    return [
+        padded[m.start() + 1 : m.end()]
+        for m in _TOKEN_MARKED.finditer(marked.translate(_TOKEN_CLASSES))
+    ]
+
+
+def _decoded(tokens: list[str], text: str, marked: bytes) -> Iterator[str]:
     for token in tokens:
         if token.isalpha() or token.isdigit() or token.isupper():
             continue  # words, numbers, IBANs and codes: encoded text has both cases
         if len(token) >= 20 and len(token) % 2 == 0 and not token.strip(_HEX_DIGITS):
             raw = bytes.fromhex(token)
         else:
-            alt = b"-_" if "-" in token or "_" in token else None
-            try:
-                raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=alt)
+            padded = (token + "=" * (-len(token) % 4)).encode("ascii")
+            if "-" in token or "_" in token:
+                padded = padded.translate(_URLSAFE)
+            try:  # base64.b64decode(padded, altchars=b"-_" or None), without its wrapping
+                raw = binascii.a2b_base64(padded)
             except (binascii.Error, ValueError):
                 continue
         if readable := _readable(raw):
             yield readable
-    if "hex" in text or "0x" in text:
+    if ("hex" in text or "0x" in text) and _HEX_RUN in marked.translate(_HEX_CLASSES):
         for m in _SPACED_HEX.finditer(text):
             raw = bytes.fromhex(m.group().replace(":", "").replace(" ", ""))
             if readable := _readable(raw):
