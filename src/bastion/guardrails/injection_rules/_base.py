@@ -10,6 +10,21 @@ from typing import Final
 from bastion.guardrails.terms import word_pattern
 
 _W = r"[\W_]*"  # words may be glued together or split by any punctuation
+# "Up to k words" in a rule, ``(?:\w+ )?`` or ``(?:\w+ ){0,k}?``: with ``_W`` between
+# words (nothing included) a run of letters can be cut into k words in every way, and a
+# search that fails tries them all (C(n, k) ways: seconds for a hundred letters after an
+# anchor word). Rewritten unambiguously: whole words with their separators, taken
+# atomically, then a last whole or partial word. The same strings match, and the same
+# end is found first; only an end inside a run of separators is not tried (no rule
+# continues with punctuation there).
+_SOME_WORDS = re.compile(r"\(\?:\\w\+ \)(?:\{0,(\d+)\}\?|\?)")
+_WORD, _LAST_WORD = r"\w++\W++", r"(?:\w++\W++|\w+)"
+
+
+def _some_words(m: re.Match[str]) -> str:
+    if m.group(1) is None:  # (?:\w+ )?: greedy
+        return _LAST_WORD + "?"
+    return f"(?:(?:{_WORD}){{0,{int(m.group(1)) - 1}}}?{_LAST_WORD}??)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +75,7 @@ def _rule(
     amplifier: bool = False,
 ) -> Rule:
     # A space in a rule matches any separation, none included (obfuscated views glue words).
-    pattern = re.compile(source.replace(" ", _W))
+    pattern = re.compile(_SOME_WORDS.sub(_some_words, source).replace(" ", _W))
     terms = needs.split("|") if needs else []
     return Rule(
         name,

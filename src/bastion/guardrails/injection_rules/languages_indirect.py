@@ -74,7 +74,7 @@ LANGUAGES_INDIRECT: Final[tuple[Rule, ...]] = (
         "follow|execute|obey|act on|run|perform|carry out|answer|combine|concatenat|join|merge|put together",
         r"(?:follow|execute|obey|act on|run|perform|carry out|answer)\w* (?:the )?(?:instructions? (?:in"
         r"|of|from) |strings? |variables? |parts? )?[a-z]\w{0,3} ?\+ ?[a-z]\w{0,3}\b"
-        r"|(?:combine|concatenat\w*|join|merge|put together)\w* (?:\w+ ){0,5}?(?:then|and) (?:follow"
+        r"|(?:combine|concatenat|join|merge|put together)\w* (?:\w+ ){0,5}?(?:then|and) (?:follow"
         r"|execute|obey|act on|run|do what (?:it|they) says?)\b",
     ),
     _rule(
