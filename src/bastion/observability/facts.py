@@ -39,6 +39,11 @@ KEY_FIELDS = (
 CostFunction = Callable[[Deployment, int, int, int], int | None]
 
 
+def _field(index: int) -> Any:
+    """A read-only attribute that is ``key[index]``."""
+    return property(lambda facts: facts.key[index])
+
+
 class RequestFacts:
     """One finished request, as every observer sees it.
 
@@ -156,58 +161,20 @@ class RequestFacts:
         self.attempts = ctx.attempts
         self.verdicts = _verdicts(ctx) if ctx.guardrails is not None else None
 
-    # The fields of ``key``, by name.
-    @property
-    def endpoint(self) -> str:
-        return self.key[0]  # type: ignore[no-any-return]
-
-    @property
-    def ingress(self) -> str:
-        return self.key[1]  # type: ignore[no-any-return]
-
-    @property
-    def model(self) -> str:
-        return self.key[2]  # type: ignore[no-any-return]
-
-    @property
-    def deployment(self) -> str | None:
-        return self.key[3]  # type: ignore[no-any-return]
-
-    @property
-    def provider(self) -> str | None:
-        return self.key[4]  # type: ignore[no-any-return]
-
-    @property
-    def stream(self) -> bool:
-        return self.key[5]  # type: ignore[no-any-return]
-
-    @property
-    def status(self) -> int:
-        return self.key[6]  # type: ignore[no-any-return]
-
-    @property
-    def error(self) -> str | None:
-        return self.key[7]  # type: ignore[no-any-return]
-
-    @property
-    def key_id(self) -> str | None:
-        return self.key[8]  # type: ignore[no-any-return]
-
-    @property
-    def org_id(self) -> str | None:
-        return self.key[9]  # type: ignore[no-any-return]
-
-    @property
-    def team_id(self) -> str | None:
-        return self.key[10]  # type: ignore[no-any-return]
-
-    @property
-    def user_id(self) -> str | None:
-        return self.key[11]  # type: ignore[no-any-return]
-
-    @property
-    def app_id(self) -> str | None:
-        return self.key[12]  # type: ignore[no-any-return]
+    # The fields of ``key``, by name (read-only).
+    endpoint: str = _field(0)
+    ingress: str = _field(1)
+    model: str = _field(2)
+    deployment: str | None = _field(3)
+    provider: str | None = _field(4)
+    stream: bool = _field(5)
+    status: int = _field(6)
+    error: str | None = _field(7)
+    key_id: str | None = _field(8)
+    org_id: str | None = _field(9)
+    team_id: str | None = _field(10)
+    user_id: str | None = _field(11)
+    app_id: str | None = _field(12)
 
     @property
     def key_name(self) -> str | None:
