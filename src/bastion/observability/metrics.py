@@ -235,11 +235,6 @@ class GatewayMetrics:
         self.write_snapshot(snapshot)
         return text(families(self.attribution, *merged(str(self.directory))))
 
-    def merged_verdicts(self, snapshot: bytes) -> dict[tuple[str, str, str, str], int]:
-        """Every worker's verdict counts summed (off the loop, as ``merged_exposition``)."""
-        self.write_snapshot(snapshot)
-        return merged(str(self.directory))[1]
-
     def names(self) -> set[str]:
         """Every metric family's name (counters without ``_total``)."""
         return {m.name for m in families(self.attribution, (), {}, {})}

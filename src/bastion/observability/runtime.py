@@ -168,16 +168,6 @@ class Observability:
             except Exception:
                 log.exception("could not refresh the metrics")
 
-    async def verdicts(self) -> dict[tuple[str, str, str, str], int] | None:
-        """Guardrail verdicts counted since the start, summed over the workers, by
-        (detector, action, org id, team id); None when the metrics are off."""
-        metrics = self.metrics
-        if metrics is None:
-            return None
-        if metrics.multiprocess:  # files to read: off the loop
-            return await asyncio.to_thread(metrics.merged_verdicts, metrics.snapshot())
-        return dict(metrics.verdicts)
-
     async def exposition(self) -> bytes:
         if self.metrics is None:
             return b""
