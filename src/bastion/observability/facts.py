@@ -39,6 +39,9 @@ KEY_FIELDS = (
 CostFunction = Callable[[Deployment, int, int, int], int | None]
 
 
+_NO_PRINCIPAL = (None, None, None, None, None)  # key_id, org_id, team_id, user_id, app_id
+
+
 def _field(index: int) -> Any:
     """A read-only attribute that is ``key[index]``."""
     return property(lambda facts: facts.key[index])
@@ -98,38 +101,26 @@ class RequestFacts:
             label = deployment.label
             provider = deployment.provider.name
         principal = self._principal = ctx.principal
-        if principal is None:
-            self.key: tuple[Any, ...] = (
-                ctx.endpoint,
-                ctx.ingress,
-                ctx.model,
-                label,
-                provider,
-                ctx.stream,
-                status,
-                code,
-                None,
-                None,
-                None,
-                None,
-                None,
-            )
-        else:
-            self.key = (
-                ctx.endpoint,
-                ctx.ingress,
-                ctx.model,
-                label,
-                provider,
-                ctx.stream,
-                status,
-                code,
+        self.key: tuple[Any, ...] = (
+            ctx.endpoint,
+            ctx.ingress,
+            ctx.model,
+            label,
+            provider,
+            ctx.stream,
+            status,
+            code,
+        ) + (
+            _NO_PRINCIPAL
+            if principal is None
+            else (
                 principal.id,
                 principal.org_id,
                 principal.team_id,
                 principal.user_id,
                 principal.app,
             )
+        )
         usage = ctx.usage
         if usage is None:
             self.prompt_tokens = self.completion_tokens = self.cached_tokens = 0
